@@ -1,0 +1,120 @@
+//! What a reader hands back for one piece of a file: accepted rows, refused rows with their
+//! original text, and the hashes the duplicate check needs.
+
+use std::hash::BuildHasher;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use redflag_schema::columns::TXN_ID;
+
+use crate::convert::Converted;
+use crate::reject::RejectReason;
+
+/// Where the rows of a chunk came from, to show a refused row as it was.
+pub(crate) enum Origin {
+    /// Text records: the block and each raw row's byte range.
+    Text {
+        bytes: Vec<u8>,
+        ranges: Vec<(usize, usize)>,
+    },
+    /// Rows of a source batch (Parquet).
+    Arrow(RecordBatch),
+}
+
+impl Origin {
+    /// The raw row as text: the record for text inputs, a JSON-like object for Parquet.
+    pub fn render(&self, row: usize) -> String {
+        match self {
+            Origin::Text { bytes, ranges } => {
+                let (a, b) = ranges[row];
+                String::from_utf8_lossy(&bytes[a..b]).into_owned()
+            }
+            Origin::Arrow(batch) => render_arrow_row(batch, row),
+        }
+    }
+}
+
+fn render_arrow_row(batch: &RecordBatch, row: usize) -> String {
+    let opts = FormatOptions::default().with_null("null");
+    let mut parts = Vec::with_capacity(batch.num_columns());
+    for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
+        let value = ArrayFormatter::try_new(col.as_ref(), &opts)
+            .map(|f| f.value(row).to_string())
+            .unwrap_or_default();
+        let value = if col.is_null(row) {
+            "null".to_owned()
+        } else if matches!(
+            col.data_type(),
+            arrow::datatypes::DataType::Utf8
+                | arrow::datatypes::DataType::LargeUtf8
+                | arrow::datatypes::DataType::Utf8View
+                | arrow::datatypes::DataType::Timestamp(_, _)
+                | arrow::datatypes::DataType::Dictionary(_, _)
+        ) {
+            serde_json::Value::String(value).to_string()
+        } else {
+            value
+        };
+        parts.push(format!(
+            "{}: {value}",
+            serde_json::Value::String(field.name().clone())
+        ));
+    }
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// A row refused by the reader before conversion (structure, encoding).
+pub(crate) struct StructuralFault {
+    pub line: u64,
+    pub column: String,
+    pub reason: RejectReason,
+    pub detail: String,
+    pub record: String,
+}
+
+/// The outcome of reading and converting one piece of a file.
+pub(crate) struct ChunkResult {
+    pub converted: Converted,
+    /// Line of each raw (converted) row.
+    pub lines: Vec<u64>,
+    pub origin: Origin,
+    pub structural: Vec<StructuralFault>,
+    /// Records read (raw rows plus structurally refused ones).
+    pub rows_read: u64,
+    /// Empty lines skipped (text inputs).
+    pub blank_lines: u64,
+    /// Hash of the `txn_id` of each accepted row.
+    pub hashes: Vec<u64>,
+}
+
+impl ChunkResult {
+    pub fn new<S: BuildHasher>(
+        converted: Converted,
+        lines: Vec<u64>,
+        origin: Origin,
+        structural: Vec<StructuralFault>,
+        blank_lines: u64,
+        hasher: &S,
+    ) -> Self {
+        let rows_read = (lines.len() + structural.len()) as u64;
+        let hashes = converted
+            .batch
+            .column_by_name(TXN_ID)
+            .map(|ids| {
+                let ids = ids.as_string::<i32>();
+                (0..ids.len())
+                    .map(|i| hasher.hash_one(ids.value(i)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            converted,
+            lines,
+            origin,
+            structural,
+            rows_read,
+            blank_lines,
+            hashes,
+        }
+    }
+}

@@ -1,0 +1,670 @@
+//! Validation of raw source columns into the canonical Arrow schema.
+//!
+//! A reader turns a piece of a file into a [`RawChunk`]: one array per source column it needs
+//! (text for CSV and NDJSON; whatever type the file has for Parquet) and the line of each row.
+//! [`Converter::convert`] checks every canonical column, column by column, and returns the
+//! accepted rows as a batch of the run schema and, for each refused row, its first fault in
+//! canonical column order.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, Int16Array, RecordBatch,
+    StringArray, StringBuilder, TimestampMicrosecondArray, UInt8Array, UInt16Array, UInt32Array,
+    new_null_array,
+};
+use arrow::buffer::NullBuffer;
+use arrow::compute::{cast, filter};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef, TimeUnit, UInt8Type};
+use hashbrown::HashMap;
+use redflag_schema::columns::ValueKind;
+use redflag_schema::{CanonicalEnum, Channel, Column, PartyKind, Status};
+
+use crate::error::{Error, Result};
+use crate::fx::RateTable;
+use crate::mapping::MappingProfile;
+use crate::parse::{
+    TimestampParser, ValueError, check_amount, is_country, is_currency, parse_amount, parse_int_in,
+    parse_mcc,
+};
+use crate::plan::{FilePlan, Source};
+use crate::reject::RejectReason;
+
+/// Source columns of a piece of a file, before validation.
+pub(crate) struct RawChunk {
+    /// One array per plan slot.
+    pub columns: Vec<ArrayRef>,
+    pub num_rows: usize,
+    /// Line (or row number) of each row.
+    pub lines: Vec<u64>,
+}
+
+/// A refused row: its index in the chunk and its first fault.
+#[derive(Debug, Clone)]
+pub(crate) struct RowFault {
+    pub row: u32,
+    order: u16,
+    pub column: String,
+    pub reason: RejectReason,
+    pub detail: String,
+}
+
+/// The outcome of converting one chunk.
+pub(crate) struct Converted {
+    /// Accepted rows in the run schema.
+    pub batch: RecordBatch,
+    /// Chunk row index of each accepted row.
+    pub accepted_rows: Vec<u32>,
+    /// Refused rows, in row order.
+    pub faults: Vec<RowFault>,
+}
+
+/// Checks a canonical text value (as a mapping constant or a mapped value).
+pub(crate) fn check_text_value(c: Column, v: &str) -> Result<(), ValueError> {
+    let bad = |reason, detail: String| Err(ValueError::new(reason, detail));
+    match c.value_kind() {
+        ValueKind::Channel => enum_key::<Channel>(v).map(|_| ()),
+        ValueKind::Status => enum_key::<Status>(v).map(|_| ()),
+        ValueKind::PartyKind => enum_key::<PartyKind>(v).map(|_| ()),
+        ValueKind::Currency if !is_currency(v) => bad(
+            RejectReason::BadCurrency,
+            format!("currency {v:?} is not an ISO 4217 code like USD or an asset ticker like BTC"),
+        ),
+        ValueKind::Country if !is_country(v) => bad(
+            RejectReason::BadValue,
+            format!("country {v:?} is not an ISO 3166-1 alpha-2 code like DE"),
+        ),
+        ValueKind::Amount => parse_amount(v, b'.').map(|_| ()),
+        ValueKind::Mcc if parse_mcc(v).is_none() => bad(
+            RejectReason::BadValue,
+            format!("mcc {v:?} is not a 4-digit merchant category code"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn enum_key<E: CanonicalEnum>(v: &str) -> Result<u8, ValueError> {
+    E::parse_canonical(v).map(E::key).ok_or_else(|| {
+        ValueError::new(
+            RejectReason::UnknownEnumValue,
+            format!(
+                "unknown {} value {v:?}; expected one of: {} (or map it in the profile's [values] table)",
+                E::KIND,
+                E::expected()
+            ),
+        )
+    })
+}
+
+/// Converts raw chunks of one file into the run schema.
+pub(crate) struct Converter<'a> {
+    pub plan: &'a FilePlan,
+    pub profile: &'a MappingProfile,
+    pub ts: TimestampParser,
+    pub decimal: u8,
+    pub rates: &'a RateTable,
+    pub schema: SchemaRef,
+}
+
+/// Faults found while converting one column.
+struct Faults<'e> {
+    out: &'e mut Vec<RowFault>,
+    order: u16,
+    column: String,
+}
+
+impl Faults<'_> {
+    fn push(&mut self, row: usize, e: ValueError) {
+        self.out.push(RowFault {
+            row: row as u32,
+            order: self.order,
+            column: self.column.clone(),
+            reason: e.reason,
+            detail: e.detail,
+        });
+    }
+
+    fn missing(&mut self, row: usize, c: Column) {
+        self.push(
+            row,
+            ValueError::new(
+                RejectReason::MissingField,
+                format!("required field {} is empty", c.name()),
+            ),
+        );
+    }
+}
+
+impl Converter<'_> {
+    /// Converts one chunk.
+    pub fn convert(&self, chunk: &RawChunk) -> Result<Converted> {
+        let n = chunk.num_rows;
+        let mut faults = Vec::new();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        let mut ts_out: Option<ArrayRef> = None;
+        let mut amount_out: Option<ArrayRef> = None;
+        let mut currency_out: Option<ArrayRef> = None;
+        for field in self.schema.fields() {
+            let Some(c) = Column::from_name(field.name()) else {
+                return Err(Error::Option(format!(
+                    "unknown column {} in run schema",
+                    field.name()
+                )));
+            };
+            let order = Column::ALL.iter().position(|x| *x == c).unwrap_or(0) as u16;
+            if c.is_derived() {
+                arrays.push(new_null_array(&DataType::Float64, 0));
+                continue;
+            }
+            let source = self
+                .plan
+                .sources
+                .iter()
+                .find(|(k, _)| *k == c)
+                .map(|(_, s)| s)
+                .unwrap_or(&Source::Absent);
+            let column = match source {
+                Source::Field { header, .. } | Source::DateTime { header, .. } => header.clone(),
+                _ => c.name().to_owned(),
+            };
+            let mut f = Faults {
+                out: &mut faults,
+                order,
+                column,
+            };
+            let arr = self.column(c, source, chunk, &mut f)?;
+            match c {
+                Column::Ts => ts_out = Some(arr.clone()),
+                Column::Amount => amount_out = Some(arr.clone()),
+                Column::Currency => currency_out = Some(arr.clone()),
+                _ => {}
+            }
+            arrays.push(arr);
+        }
+        // amount_base, from the checked ts, amount and currency.
+        if let (Some(ts), Some(amount), Some(cur), Ok(idx)) = (
+            ts_out,
+            amount_out,
+            currency_out,
+            self.schema.index_of(Column::AmountBase.name()),
+        ) {
+            let order = Column::ALL
+                .iter()
+                .position(|x| *x == Column::AmountBase)
+                .unwrap_or(0) as u16;
+            let mut f = Faults {
+                out: &mut faults,
+                order,
+                column: Column::Currency.name().to_owned(),
+            };
+            arrays[idx] = self.amount_base(&ts, &amount, &cur, &mut f);
+        }
+        faults.sort_by_key(|f| (f.row, f.order));
+        faults.dedup_by_key(|f| f.row);
+        let accepted_rows: Vec<u32>;
+        if !faults.is_empty() {
+            let mut keep = vec![true; n];
+            for f in &faults {
+                keep[f.row as usize] = false;
+            }
+            accepted_rows = (0..n as u32).filter(|&r| keep[r as usize]).collect();
+            let mask = BooleanArray::from(keep);
+            arrays = arrays
+                .iter()
+                .map(|a| filter(a, &mask))
+                .collect::<std::result::Result<_, _>>()?;
+        } else {
+            accepted_rows = (0..n as u32).collect();
+        }
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
+        Ok(Converted {
+            batch,
+            accepted_rows,
+            faults,
+        })
+    }
+
+    fn column(
+        &self,
+        c: Column,
+        source: &Source,
+        chunk: &RawChunk,
+        f: &mut Faults<'_>,
+    ) -> Result<ArrayRef> {
+        let n = chunk.num_rows;
+        let raw: ArrayRef = match source {
+            Source::Absent => return Ok(new_null_array(&c.data_type(), n)),
+            Source::Field { slot, .. } => chunk.columns[*slot].clone(),
+            Source::Constant(v) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                v.as_str(),
+                n,
+            ))),
+            Source::LineId => {
+                let mut b = StringBuilder::with_capacity(n, n * (self.plan.file_name.len() + 8));
+                for line in &chunk.lines {
+                    b.append_value(format!("{}:{line}", self.plan.file_name));
+                }
+                Arc::new(b.finish())
+            }
+            Source::DateTime { date, time, .. } => {
+                let d = self.utf8(&chunk.columns[*date], c)?;
+                let t = self.utf8(&chunk.columns[*time], c)?;
+                let dt = self.profile.timestamp.as_ref();
+                let (df, tf) = (
+                    dt.and_then(|x| x.date_format.as_deref()),
+                    dt.and_then(|x| x.time_format.as_deref()),
+                );
+                let mut out = Vec::with_capacity(n);
+                let mut valid = Vec::with_capacity(n);
+                for row in 0..n {
+                    let r = match (d.is_valid(row), t.is_valid(row)) {
+                        (true, true) => self.ts.parse_date_time(d.value(row), t.value(row), df, tf),
+                        _ => Err(ValueError::new(
+                            RejectReason::MissingField,
+                            "empty date or time",
+                        )),
+                    };
+                    push_result(&mut out, &mut valid, r, row, f);
+                }
+                return Ok(Arc::new(
+                    TimestampMicrosecondArray::new(out.into(), nulls(valid)).with_timezone("UTC"),
+                ));
+            }
+        };
+        match c.value_kind() {
+            ValueKind::Id => self.id_column(c, &raw, f),
+            ValueKind::Text => self.text_column(c, &raw),
+            ValueKind::Currency | ValueKind::Country => self.code_column(c, &raw, f),
+            ValueKind::Channel => self.enum_column::<Channel>(c, &raw, f),
+            ValueKind::Status => self.enum_column::<Status>(c, &raw, f),
+            ValueKind::PartyKind => self.enum_column::<PartyKind>(c, &raw, f),
+            ValueKind::Timestamp => self.ts_column(c, &raw, f),
+            ValueKind::Amount => self.amount_column(c, &raw, f),
+            ValueKind::Mcc => {
+                self.int_column(c, &raw, f, 0, 9999, "a 4-digit merchant category code")
+            }
+            ValueKind::OffsetMinutes => self.int_column(
+                c,
+                &raw,
+                f,
+                -840,
+                840,
+                "an offset in minutes from -840 to 840",
+            ),
+            ValueKind::Count => self.int_column(c, &raw, f, 0, i64::from(u32::MAX), "a count ≥ 0"),
+            _ => Ok(new_null_array(&c.data_type(), n)),
+        }
+    }
+
+    /// The array as UTF-8 text (strings as they are; numbers and other scalars rendered).
+    fn utf8<'r>(&self, raw: &'r ArrayRef, c: Column) -> Result<Cow<'r, StringArray>> {
+        if let Some(s) = raw.as_string_opt::<i32>() {
+            return Ok(Cow::Borrowed(s));
+        }
+        match raw.data_type() {
+            DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Dictionary(_, _)
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Boolean => {
+                let casted = cast(raw, &DataType::Utf8)?;
+                Ok(Cow::Owned(casted.as_string::<i32>().clone()))
+            }
+            other => Err(Error::format(
+                &self.plan.path,
+                format!("column for `{}` has type {other}; expected text", c.name()),
+            )),
+        }
+    }
+
+    fn id_column(&self, c: Column, raw: &ArrayRef, f: &mut Faults<'_>) -> Result<ArrayRef> {
+        let s = self.utf8(raw, c)?;
+        for row in 0..s.len() {
+            if s.is_null(row) || s.value(row).trim().is_empty() {
+                f.missing(row, c);
+            }
+        }
+        Ok(Arc::new(s.into_owned()))
+    }
+
+    fn text_column(&self, c: Column, raw: &ArrayRef) -> Result<ArrayRef> {
+        let s = self.utf8(raw, c)?;
+        if (0..s.len()).all(|r| s.is_null(r) || !s.value(r).is_empty()) {
+            return Ok(Arc::new(s.into_owned()));
+        }
+        let valid: Vec<bool> = (0..s.len())
+            .map(|r| s.is_valid(r) && !s.value(r).is_empty())
+            .collect();
+        let (offsets, values, _) = s.into_owned().into_parts();
+        Ok(Arc::new(StringArray::try_new(
+            offsets,
+            values,
+            Some(NullBuffer::from(valid)),
+        )?))
+    }
+
+    /// Currency and country codes: value map, then the code check.
+    fn code_column(&self, c: Column, raw: &ArrayRef, f: &mut Faults<'_>) -> Result<ArrayRef> {
+        let s = self.utf8(raw, c)?;
+        let has_map = self.profile.values.contains_key(c.name());
+        let mut b = has_map.then(|| StringBuilder::with_capacity(s.len(), s.len() * 3));
+        let mut any_null = false;
+        let mut valid = Vec::with_capacity(s.len());
+        for row in 0..s.len() {
+            let v = if s.is_null(row) { "" } else { s.value(row) };
+            let mapped = if has_map {
+                self.profile.map_value(c, v)
+            } else {
+                v
+            };
+            let ok = if mapped.is_empty() {
+                if c.is_required() {
+                    f.missing(row, c);
+                }
+                false
+            } else if let Err(e) = check_text_value(c, mapped) {
+                f.push(row, e);
+                false
+            } else {
+                true
+            };
+            any_null |= !ok;
+            valid.push(ok);
+            if let Some(b) = b.as_mut() {
+                b.append_value(mapped);
+            }
+        }
+        let arr = match b {
+            Some(mut b) => b.finish(),
+            None => s.into_owned(),
+        };
+        if !any_null {
+            return Ok(Arc::new(arr));
+        }
+        let (offsets, values, _) = arr.into_parts();
+        Ok(Arc::new(StringArray::try_new(
+            offsets,
+            values,
+            Some(NullBuffer::from(valid)),
+        )?))
+    }
+
+    fn enum_column<E: CanonicalEnum>(
+        &self,
+        c: Column,
+        raw: &ArrayRef,
+        f: &mut Faults<'_>,
+    ) -> Result<ArrayRef> {
+        let s = self.utf8(raw, c)?;
+        let mut memo: HashMap<&str, Result<u8, ValueError>> = HashMap::new();
+        let mut keys = Vec::with_capacity(s.len());
+        let mut valid = Vec::with_capacity(s.len());
+        for row in 0..s.len() {
+            let v = if s.is_null(row) { "" } else { s.value(row) };
+            if v.is_empty() {
+                if c.is_required() {
+                    f.missing(row, c);
+                }
+                keys.push(0);
+                valid.push(false);
+                continue;
+            }
+            let r = memo
+                .entry(v)
+                .or_insert_with(|| enum_key::<E>(self.profile.map_value(c, v)));
+            match r {
+                Ok(k) => {
+                    keys.push(*k);
+                    valid.push(true);
+                }
+                Err(e) => {
+                    f.push(row, e.clone());
+                    keys.push(0);
+                    valid.push(false);
+                }
+            }
+        }
+        let keys = UInt8Array::new(keys.into(), nulls(valid));
+        Ok(Arc::new(DictionaryArray::<UInt8Type>::try_new(
+            keys,
+            E::dictionary_values(),
+        )?))
+    }
+
+    fn ts_column(&self, c: Column, raw: &ArrayRef, f: &mut Faults<'_>) -> Result<ArrayRef> {
+        let n = raw.len();
+        let mut out = Vec::with_capacity(n);
+        let mut valid = Vec::with_capacity(n);
+        match raw.data_type() {
+            DataType::Timestamp(unit, tz) => {
+                let us = cast(raw, &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()))?;
+                let us = us.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+                let _ = unit;
+                for row in 0..n {
+                    let r = if us.is_null(row) {
+                        Err(ValueError::new(
+                            RejectReason::MissingField,
+                            "required field ts is null",
+                        ))
+                    } else if tz.is_some() {
+                        Ok(us.value(row))
+                    } else {
+                        self.ts.zone_localize(us.value(row))
+                    };
+                    push_result(&mut out, &mut valid, r, row, f);
+                }
+            }
+            DataType::Date32 | DataType::Date64 => {
+                let days = cast(raw, &DataType::Date32)?;
+                let days = days.as_primitive::<arrow::datatypes::Date32Type>();
+                for row in 0..n {
+                    let r = if days.is_null(row) {
+                        Err(ValueError::new(
+                            RejectReason::MissingField,
+                            "required field ts is null",
+                        ))
+                    } else {
+                        self.ts
+                            .zone_localize(i64::from(days.value(row)) * 86_400_000_000)
+                    };
+                    push_result(&mut out, &mut valid, r, row, f);
+                }
+            }
+            _ => {
+                let s = self.utf8(raw, c)?;
+                for row in 0..n {
+                    let r = if s.is_null(row) {
+                        Err(ValueError::new(
+                            RejectReason::MissingField,
+                            "required field ts is empty",
+                        ))
+                    } else {
+                        self.ts.parse(s.value(row))
+                    };
+                    push_result(&mut out, &mut valid, r, row, f);
+                }
+            }
+        }
+        Ok(Arc::new(
+            TimestampMicrosecondArray::new(out.into(), nulls(valid)).with_timezone("UTC"),
+        ))
+    }
+
+    fn amount_column(&self, c: Column, raw: &ArrayRef, f: &mut Faults<'_>) -> Result<ArrayRef> {
+        let n = raw.len();
+        let mut out = Vec::with_capacity(n);
+        let mut valid = Vec::with_capacity(n);
+        let dt = raw.data_type();
+        if dt.is_numeric() {
+            let v = cast(raw, &DataType::Float64)?;
+            let v = v.as_primitive::<Float64Type>();
+            for row in 0..n {
+                let r = if v.is_null(row) {
+                    Err(ValueError::new(
+                        RejectReason::MissingField,
+                        "required field amount is null",
+                    ))
+                } else {
+                    check_amount(v.value(row))
+                };
+                push_result(&mut out, &mut valid, r, row, f);
+            }
+        } else {
+            let s = self.utf8(raw, c)?;
+            for row in 0..n {
+                let r = if s.is_null(row) {
+                    Err(ValueError::new(RejectReason::MissingField, "empty amount"))
+                } else {
+                    parse_amount(s.value(row), self.decimal)
+                };
+                push_result(&mut out, &mut valid, r, row, f);
+            }
+        }
+        Ok(Arc::new(Float64Array::new(out.into(), nulls(valid))))
+    }
+
+    fn int_column(
+        &self,
+        c: Column,
+        raw: &ArrayRef,
+        f: &mut Faults<'_>,
+        lo: i64,
+        hi: i64,
+        expected: &str,
+    ) -> Result<ArrayRef> {
+        let n = raw.len();
+        let mut out: Vec<i64> = Vec::with_capacity(n);
+        let mut valid = Vec::with_capacity(n);
+        let bad = |v: &dyn std::fmt::Display| {
+            ValueError::new(
+                RejectReason::BadValue,
+                format!("{} {v} is not {expected}", c.name()),
+            )
+        };
+        if raw.data_type().is_integer() {
+            let v = cast(raw, &DataType::Int64)?;
+            let v = v.as_primitive::<Int64Type>();
+            for row in 0..n {
+                if v.is_null(row) {
+                    out.push(0);
+                    valid.push(false);
+                    continue;
+                }
+                let x = v.value(row);
+                let r = if (lo..=hi).contains(&x) {
+                    Ok(x)
+                } else {
+                    Err(bad(&x))
+                };
+                push_result(&mut out, &mut valid, r, row, f);
+            }
+        } else {
+            let s = self.utf8(raw, c)?;
+            for row in 0..n {
+                let t = if s.is_null(row) {
+                    ""
+                } else {
+                    s.value(row).trim()
+                };
+                if t.is_empty() {
+                    out.push(0);
+                    valid.push(false);
+                    continue;
+                }
+                let parsed = if c.value_kind() == ValueKind::Mcc {
+                    parse_mcc(t).map(i64::from)
+                } else {
+                    parse_int_in(t, lo, hi)
+                };
+                let r = parsed.ok_or_else(|| bad(&format!("{t:?}")));
+                push_result(&mut out, &mut valid, r, row, f);
+            }
+        }
+        let nulls = nulls(valid);
+        Ok(match c.data_type() {
+            DataType::UInt16 => Arc::new(UInt16Array::new(
+                out.iter().map(|&x| x as u16).collect(),
+                nulls,
+            )),
+            DataType::Int16 => Arc::new(Int16Array::new(
+                out.iter().map(|&x| x as i16).collect(),
+                nulls,
+            )),
+            _ => Arc::new(UInt32Array::new(
+                out.iter().map(|&x| x as u32).collect(),
+                nulls,
+            )),
+        })
+    }
+
+    fn amount_base(
+        &self,
+        ts: &ArrayRef,
+        amount: &ArrayRef,
+        currency: &ArrayRef,
+        f: &mut Faults<'_>,
+    ) -> ArrayRef {
+        let ts = ts.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        let amount = amount.as_primitive::<Float64Type>();
+        let currency = currency.as_string::<i32>();
+        let n = ts.len();
+        let mut out = Vec::with_capacity(n);
+        let mut valid = Vec::with_capacity(n);
+        for row in 0..n {
+            if ts.is_null(row) || amount.is_null(row) || currency.is_null(row) {
+                out.push(0.0);
+                valid.push(false);
+                continue;
+            }
+            let cur = currency.value(row);
+            let r = self
+                .rates
+                .rate(cur, ts.value(row))
+                .map(|rate| amount.value(row) * rate)
+                .ok_or_else(|| {
+                    ValueError::new(
+                        RejectReason::NoFxRate,
+                        self.rates.missing_detail(cur, ts.value(row)),
+                    )
+                });
+            push_result(&mut out, &mut valid, r, row, f);
+        }
+        Arc::new(Float64Array::new(out.into(), nulls(valid)))
+    }
+}
+
+fn push_result<T: Default>(
+    out: &mut Vec<T>,
+    valid: &mut Vec<bool>,
+    r: Result<T, ValueError>,
+    row: usize,
+    f: &mut Faults<'_>,
+) {
+    match r {
+        Ok(v) => {
+            out.push(v);
+            valid.push(true);
+        }
+        Err(e) => {
+            f.push(row, e);
+            out.push(T::default());
+            valid.push(false);
+        }
+    }
+}
+
+fn nulls(valid: Vec<bool>) -> Option<NullBuffer> {
+    if valid.iter().all(|v| *v) {
+        None
+    } else {
+        Some(NullBuffer::from(valid))
+    }
+}

@@ -1,0 +1,548 @@
+//! The ingest: inputs in, an accepted `transactions` table and a report out, every record
+//! accounted for.
+//!
+//! Files are read one after the other; inside a file, blocks of records (CSV, NDJSON) or row
+//! groups (Parquet) are parsed and checked in parallel in rounds, while the next round is read.
+//! Each round is then committed in input order: the duplicate check (across all files so far),
+//! rejected records to the sink, accepted rows to the table.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::SchemaRef;
+use hashbrown::HashMap;
+use hashbrown::hash_map::Entry;
+use rayon::prelude::*;
+use redflag_schema::columns::TXN_ID;
+use redflag_schema::{Column, transactions_schema};
+
+use crate::chunk::ChunkResult;
+use crate::convert::Converter;
+use crate::error::{Error, Result};
+use crate::fx::RateTable;
+use crate::mapping::MappingProfile;
+use crate::plan::{FilePlan, Source};
+use crate::read_parquet::ParquetFile;
+use crate::reject::{Reject, RejectReason, RejectSink};
+use crate::report::{FileReport, IngestReport};
+use crate::source::{Format, expand_inputs};
+use crate::{read_csv, read_ndjson};
+
+/// What to do when a file cannot be used at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFileError {
+    /// Stop the ingest with the error (`redflag run`).
+    #[default]
+    Fail,
+    /// Record the error in the file's report and go on with the next file (`redflag check`).
+    Skip,
+}
+
+/// How to ingest.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// The mapping profile.
+    pub profile: MappingProfile,
+    /// FX rates to the base currency.
+    pub rates: RateTable,
+    /// Keep the accepted rows (false: count only, as `redflag check` does).
+    pub keep_accepted: bool,
+    /// What to do with a file that cannot be used.
+    pub on_file_error: OnFileError,
+    /// Target size of a block of text records, in bytes.
+    pub block_bytes: usize,
+}
+
+impl IngestOptions {
+    /// Canonical profile, USD base with no rates file, keep accepted rows, fail on bad files.
+    pub fn new(profile: MappingProfile, rates: RateTable) -> Self {
+        Self {
+            profile,
+            rates,
+            keep_accepted: true,
+            on_file_error: OnFileError::Fail,
+            block_bytes: 4 << 20,
+        }
+    }
+}
+
+/// The accepted `transactions` table and the report.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    /// The run schema: required columns, `amount_base`, and the optional columns any input
+    /// supplies.
+    pub schema: SchemaRef,
+    /// Accepted rows in input order (empty when `keep_accepted` was false).
+    pub batches: Vec<RecordBatch>,
+    /// Counts per file and in total.
+    pub report: IngestReport,
+}
+
+impl Ingested {
+    /// Number of accepted rows held.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// Bytes of Arrow memory held by the accepted rows.
+    pub fn memory_size(&self) -> usize {
+        self.batches
+            .iter()
+            .map(RecordBatch::get_array_memory_size)
+            .sum()
+    }
+
+    /// Registers the accepted rows as a DataFusion table (conventionally `transactions`).
+    pub fn register(&self, ctx: &datafusion::prelude::SessionContext, name: &str) -> Result<()> {
+        let table = datafusion::datasource::MemTable::try_new(
+            self.schema.clone(),
+            vec![self.batches.clone()],
+        )?;
+        ctx.register_table(name, std::sync::Arc::new(table))?;
+        Ok(())
+    }
+}
+
+/// Expands `inputs` (files, directories, globs) and ingests them.
+pub fn ingest<S: AsRef<str>>(
+    inputs: &[S],
+    opts: &IngestOptions,
+    sink: &mut dyn RejectSink,
+) -> Result<Ingested> {
+    let files = expand_inputs(inputs)?;
+    ingest_files(&files, opts, sink)
+}
+
+/// A file's header and how it maps, or why it cannot be used.
+enum Prepared {
+    Ready(FilePlan, Option<ParquetFile>),
+    Empty,
+    Failed(Error),
+}
+
+fn prepare(path: &Path, format: Format, profile: &MappingProfile) -> Prepared {
+    let header = match format {
+        Format::Csv | Format::CsvGz => match profile.delimiter_byte(&profile.name) {
+            Ok(d) => read_csv::read_header(path, format, d).map(|h| (h, None)),
+            Err(e) => Err(e),
+        },
+        Format::Ndjson => read_ndjson::read_header(path).map(|h| (h, None)),
+        Format::Parquet => ParquetFile::open(path).map(|pf| (Some(pf.header.clone()), Some(pf))),
+    };
+    match header {
+        Err(e) => Prepared::Failed(e),
+        Ok((None, _)) => Prepared::Empty,
+        Ok((Some(h), pf)) => match FilePlan::resolve(path, &h, profile) {
+            Ok(plan) => Prepared::Ready(plan, pf),
+            Err(e) => Prepared::Failed(e),
+        },
+    }
+}
+
+/// Ingests a list of files.
+pub fn ingest_files(
+    files: &[(PathBuf, Format)],
+    opts: &IngestOptions,
+    sink: &mut dyn RejectSink,
+) -> Result<Ingested> {
+    let profile = &opts.profile;
+    let decimal = profile.decimal_byte(&profile.name)?;
+    let prepared: Vec<Prepared> = files.iter().map(|(p, f)| prepare(p, *f, profile)).collect();
+    // The run schema: every optional column that some file supplies.
+    let mut optional: Vec<&str> = Vec::new();
+    for p in &prepared {
+        if let Prepared::Ready(plan, _) = p {
+            optional.extend(plan.optional_present().map(Column::name));
+        }
+    }
+    let schema = transactions_schema(&optional);
+    let mut state = State {
+        dedup: Dedup::default(),
+        batches: Vec::new(),
+        keep: opts.keep_accepted,
+        sink,
+        hasher: hashbrown::DefaultHashBuilder::default(),
+    };
+    let mut report = IngestReport::default();
+    for ((path, format), prep) in files.iter().zip(prepared) {
+        let mut fr = FileReport::new(path.clone(), *format);
+        let outcome = match prep {
+            Prepared::Empty => Ok(()),
+            Prepared::Failed(e) => Err(e),
+            Prepared::Ready(plan, pf) => {
+                let conv = Converter {
+                    plan: &plan,
+                    profile,
+                    ts: profile.timestamp_parser(),
+                    decimal,
+                    rates: &opts.rates,
+                    schema: schema.clone(),
+                };
+                state.read_file(&conv, *format, pf.as_ref(), opts, &mut fr)
+            }
+        };
+        if let Err(e) = outcome {
+            if opts.on_file_error == OnFileError::Fail || !e.is_user_error() {
+                return Err(e);
+            }
+            fr.error = Some(e.to_string());
+        }
+        report.push(fr);
+    }
+    Ok(Ingested {
+        schema,
+        batches: state.batches,
+        report,
+    })
+}
+
+struct State<'s> {
+    dedup: Dedup,
+    batches: Vec<RecordBatch>,
+    keep: bool,
+    sink: &'s mut dyn RejectSink,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+fn rounds_size() -> usize {
+    2 * rayon::current_num_threads().max(1)
+}
+
+impl State<'_> {
+    fn read_file(
+        &mut self,
+        conv: &Converter<'_>,
+        format: Format,
+        pf: Option<&ParquetFile>,
+        opts: &IngestOptions,
+        fr: &mut FileReport,
+    ) -> Result<()> {
+        let path = &conv.plan.path;
+        let k = rounds_size();
+        let hasher = self.hasher.clone();
+        let hasher = &hasher;
+        match (format, pf) {
+            (Format::Parquet, Some(pf)) => {
+                let firsts = pf.first_rows();
+                let groups: Vec<usize> = (0..pf.row_groups()).collect();
+                let total: i64 = pf.metadata.metadata().file_metadata().num_rows();
+                self.dedup.reserve(usize::try_from(total).unwrap_or(0));
+                for round in groups.chunks(k) {
+                    let results: Vec<Vec<ChunkResult>> = round
+                        .par_iter()
+                        .map(|&rg| {
+                            crate::read_parquet::convert_row_group(pf, rg, firsts[rg], conv, hasher)
+                        })
+                        .collect::<Result<_>>()?;
+                    self.commit(results.into_iter().flatten().collect(), conv.plan, fr)?;
+                }
+                Ok(())
+            }
+            _ => {
+                let delim = match format {
+                    Format::Ndjson => None,
+                    _ => Some(opts.profile.delimiter_byte(&opts.profile.name)?),
+                };
+                let mut reader =
+                    read_csv::block_reader(path, format, delim, opts.block_bytes.max(1 << 12))?;
+                let mut first = true;
+                let read_round = |reader: &mut crate::csv::BlockReader<_>,
+                                  first: &mut bool|
+                 -> Result<Vec<(crate::csv::Block, bool)>> {
+                    let mut blocks = Vec::with_capacity(k);
+                    while blocks.len() < k {
+                        match reader
+                            .next_block()
+                            .map_err(|e| read_csv::read_error(path, format, e))?
+                        {
+                            Some(b) => {
+                                blocks.push((b, *first));
+                                *first = false;
+                            }
+                            None => break,
+                        }
+                    }
+                    Ok(blocks)
+                };
+                let mut current = read_round(&mut reader, &mut first)?;
+                while !current.is_empty() {
+                    // Read the next round while this one is parsed.
+                    let (next, results) = rayon::join(
+                        || read_round(&mut reader, &mut first),
+                        || {
+                            current
+                                .into_par_iter()
+                                .map(|(block, is_first)| match (format, delim) {
+                                    (Format::Ndjson, _) | (_, None) => {
+                                        read_ndjson::convert_block(block, conv, hasher)
+                                    }
+                                    (_, Some(d)) => {
+                                        read_csv::convert_block(block, is_first, d, conv, hasher)
+                                    }
+                                })
+                                .collect::<Result<Vec<_>>>()
+                        },
+                    );
+                    self.commit(results?, conv.plan, fr)?;
+                    current = next?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Commits a round in input order: duplicates, rejects, accepted rows.
+    fn commit(
+        &mut self,
+        results: Vec<ChunkResult>,
+        plan: &FilePlan,
+        fr: &mut FileReport,
+    ) -> Result<()> {
+        let dups = self.dedup.check(&results);
+        let id_column = plan
+            .sources
+            .iter()
+            .find(|(c, _)| *c == Column::TxnId)
+            .map(|(_, s)| match s {
+                Source::Field { header, .. } => header.clone(),
+                _ => TXN_ID.to_owned(),
+            })
+            .unwrap_or_else(|| TXN_ID.to_owned());
+        for (res, dup_rows) in results.into_iter().zip(dups) {
+            fr.rows_read += res.rows_read;
+            fr.blank_lines += res.blank_lines;
+            let mut rejects: Vec<Reject> = Vec::with_capacity(
+                res.structural.len() + res.converted.faults.len() + dup_rows.len(),
+            );
+            for s in res.structural {
+                rejects.push(Reject {
+                    file: plan.path.clone(),
+                    line: s.line,
+                    column: s.column,
+                    reason: s.reason,
+                    detail: s.detail,
+                    record: s.record,
+                });
+            }
+            for f in &res.converted.faults {
+                rejects.push(Reject {
+                    file: plan.path.clone(),
+                    line: res.lines[f.row as usize],
+                    column: f.column.clone(),
+                    reason: f.reason,
+                    detail: f.detail.clone(),
+                    record: res.origin.render(f.row as usize),
+                });
+            }
+            let mut batch = res.converted.batch;
+            if !dup_rows.is_empty() {
+                let ids = batch
+                    .column_by_name(TXN_ID)
+                    .map(|c| c.as_string::<i32>().clone());
+                let mut keep = vec![true; batch.num_rows()];
+                for &d in &dup_rows {
+                    keep[d as usize] = false;
+                    let raw = res.converted.accepted_rows[d as usize] as usize;
+                    let id = ids
+                        .as_ref()
+                        .map(|a| a.value(d as usize).to_owned())
+                        .unwrap_or_default();
+                    rejects.push(Reject {
+                        file: plan.path.clone(),
+                        line: res.lines[raw],
+                        column: id_column.clone(),
+                        reason: RejectReason::DuplicateTxnId,
+                        detail: format!(
+                            "txn_id {id:?} appeared earlier in this run; the first is kept"
+                        ),
+                        record: res.origin.render(raw),
+                    });
+                }
+                batch = filter_record_batch(&batch, &BooleanArray::from(keep))?;
+            }
+            rejects.sort_by_key(|r| r.line);
+            for r in &rejects {
+                fr.count_reject(r.reason);
+                self.sink.push(r)?;
+            }
+            fr.accepted += batch.num_rows() as u64;
+            if self.keep && batch.num_rows() > 0 {
+                self.batches.push(batch);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where an accepted `txn_id` was first seen: chunk number and row in that chunk's batch.
+#[derive(Debug, Clone, Copy)]
+struct RowRef {
+    chunk: u32,
+    row: u32,
+}
+
+#[derive(Default)]
+struct Shard {
+    first: HashMap<u64, RowRef>,
+    /// Distinct ids whose 64-bit hashes collide with an earlier id's.
+    collided: HashMap<u64, Vec<RowRef>>,
+}
+
+/// The duplicate check: 64-bit hashes in sharded maps (checked in parallel), every hash match
+/// confirmed on the id text.
+struct Dedup {
+    shards: Vec<Shard>,
+    /// The `txn_id` array of every chunk so far.
+    ids: Vec<ArrayRef>,
+}
+
+const SHARDS: usize = 16;
+
+impl Default for Dedup {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            ids: Vec::new(),
+        }
+    }
+}
+
+impl Dedup {
+    fn reserve(&mut self, rows: usize) {
+        for s in &mut self.shards {
+            s.first.reserve(rows / SHARDS + 1);
+        }
+    }
+
+    /// For each result, the rows of its batch whose id was seen before (in earlier rounds, in
+    /// earlier results of this round, or earlier in the same batch).
+    fn check(&mut self, results: &[ChunkResult]) -> Vec<Vec<u32>> {
+        let base = self.ids.len();
+        for r in results {
+            let ids = r
+                .converted
+                .batch
+                .column_by_name(TXN_ID)
+                .cloned()
+                .unwrap_or_else(|| {
+                    arrow::array::new_empty_array(&arrow::datatypes::DataType::Utf8)
+                });
+            self.ids.push(ids);
+        }
+        let buckets: Vec<Vec<Vec<(u64, u32)>>> = results
+            .par_iter()
+            .map(|r| {
+                let mut b: Vec<Vec<(u64, u32)>> = vec![Vec::new(); SHARDS];
+                for (row, &h) in r.hashes.iter().enumerate() {
+                    b[(h >> 60) as usize % SHARDS].push((h, row as u32));
+                }
+                b
+            })
+            .collect();
+        let ids = &self.ids;
+        let text = |r: RowRef| -> &str {
+            let a = ids[r.chunk as usize].as_string::<i32>();
+            a.value(r.row as usize)
+        };
+        let found: Vec<Vec<(usize, u32)>> = self
+            .shards
+            .par_iter_mut()
+            .enumerate()
+            .map(|(s, shard)| {
+                let mut dups = Vec::new();
+                for (ri, b) in buckets.iter().enumerate() {
+                    for &(h, row) in &b[s] {
+                        let this = RowRef {
+                            chunk: (base + ri) as u32,
+                            row,
+                        };
+                        match shard.first.entry(h) {
+                            Entry::Vacant(v) => {
+                                v.insert(this);
+                            }
+                            Entry::Occupied(o) => {
+                                let t = text(this);
+                                if text(*o.get()) == t {
+                                    dups.push((ri, row));
+                                } else {
+                                    let list = shard.collided.entry(h).or_default();
+                                    if list.iter().any(|&x| text(x) == t) {
+                                        dups.push((ri, row));
+                                    } else {
+                                        list.push(this);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                dups
+            })
+            .collect();
+        let mut out = vec![Vec::new(); results.len()];
+        for (ri, row) in found.into_iter().flatten() {
+            out[ri].push(row);
+        }
+        for v in &mut out {
+            v.sort_unstable();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reject::CollectRejects;
+    use arrow::array::Array;
+
+    #[test]
+    fn duplicate_ids_across_chunks_keep_the_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.csv");
+        let mut text = String::from("txn_id,ts,sender_id,receiver_id,amount,currency,channel\n");
+        for i in 0..5000 {
+            // ids repeat every 1000 rows, so 4000 rows are duplicates.
+            text.push_str(&format!(
+                "T{},2024-01-01T00:00:00Z,A{},B,1.5,USD,ach\n",
+                i % 1000,
+                i
+            ));
+        }
+        std::fs::write(&path, text).expect("write");
+        let mut opts = IngestOptions::new(
+            MappingProfile::canonical(),
+            RateTable::base_only("USD").expect("usd"),
+        );
+        opts.block_bytes = 4096; // many small blocks and rounds
+        let mut rejects = CollectRejects::default();
+        let got = ingest_files(&[(path, Format::Csv)], &opts, &mut rejects).expect("ingest");
+        assert_eq!(got.report.rows_read, 5000);
+        assert_eq!(got.report.accepted, 1000);
+        assert_eq!(got.report.reasons.get("duplicate_txn_id"), Some(&4000));
+        assert!(got.report.balances());
+        // The first occurrence of each id (lines 2..=1001) is the one kept.
+        let senders: Vec<String> = got
+            .batches
+            .iter()
+            .flat_map(|b| {
+                let s = b
+                    .column_by_name("sender_id")
+                    .expect("sender")
+                    .as_string::<i32>()
+                    .clone();
+                (0..s.len()).map(move |i| s.value(i).to_owned())
+            })
+            .collect();
+        assert_eq!(senders.first().map(String::as_str), Some("A0"));
+        assert_eq!(senders.last().map(String::as_str), Some("A999"));
+        assert_eq!(rejects.0[0].line, 1002);
+        assert_eq!(rejects.0[0].column, "txn_id");
+        let lines: Vec<u64> = rejects.0.iter().map(|r| r.line).collect();
+        assert!(
+            lines.windows(2).all(|w| w[0] < w[1]),
+            "rejects in input order"
+        );
+    }
+}

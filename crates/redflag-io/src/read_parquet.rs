@@ -1,0 +1,136 @@
+//! Parquet: schema as header, and row groups read in parallel into raw chunks.
+
+use std::fs::File;
+use std::hash::BuildHasher;
+use std::path::Path;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+
+use crate::chunk::{ChunkResult, Origin};
+use crate::convert::{Converter, RawChunk};
+use crate::error::{Error, Result};
+
+/// Rows per batch read from a row group.
+const BATCH_ROWS: usize = 1 << 16;
+
+/// An opened Parquet file: its metadata and column names.
+pub(crate) struct ParquetFile {
+    pub metadata: ArrowReaderMetadata,
+    pub header: Vec<String>,
+}
+
+impl ParquetFile {
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let metadata =
+            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
+                Error::format(
+                    path,
+                    format!("cannot read as Parquet ({e}); expected a Parquet file"),
+                )
+            })?;
+        let header = metadata
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        Ok(Self { metadata, header })
+    }
+
+    pub fn row_groups(&self) -> usize {
+        self.metadata.metadata().num_row_groups()
+    }
+
+    /// The 1-based row number of the first row of each row group.
+    pub fn first_rows(&self) -> Vec<u64> {
+        let mut next = 1u64;
+        self.metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| {
+                let first = next;
+                next += rg.num_rows() as u64;
+                first
+            })
+            .collect()
+    }
+}
+
+/// Reads one row group and converts it, batch by batch.
+pub(crate) fn convert_row_group<S: BuildHasher>(
+    pf: &ParquetFile,
+    row_group: usize,
+    first_row: u64,
+    conv: &Converter<'_>,
+    hasher: &S,
+) -> Result<Vec<ChunkResult>> {
+    let plan = conv.plan;
+    let path = &plan.path;
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mask = ProjectionMask::roots(pf.metadata.parquet_schema(), plan.slots.iter().copied());
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, pf.metadata.clone())
+        .with_row_groups(vec![row_group])
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| Error::format(path, format!("row group {row_group}: {e}")))?;
+    let mut out = Vec::new();
+    let mut next_row = first_row;
+    for batch in reader {
+        let batch: RecordBatch = batch.map_err(|e| {
+            Error::format(path, format!("row group {row_group}: cannot decode: {e}"))
+        })?;
+        let n = batch.num_rows();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(plan.slots.len());
+        for name in &plan.slot_names {
+            let col = batch.column_by_name(name).ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!("column {name:?} vanished from row group {row_group}"),
+                )
+            })?;
+            columns.push(normalize_strings(col)?);
+        }
+        let lines: Vec<u64> = (next_row..next_row + n as u64).collect();
+        next_row += n as u64;
+        let raw = RawChunk {
+            columns,
+            num_rows: n,
+            lines,
+        };
+        let converted = conv.convert(&raw)?;
+        out.push(ChunkResult::new(
+            converted,
+            raw.lines,
+            Origin::Arrow(batch),
+            Vec::new(),
+            0,
+            hasher,
+        ));
+    }
+    Ok(out)
+}
+
+/// String-like columns as plain `Utf8`; others as they are.
+fn normalize_strings(col: &ArrayRef) -> Result<ArrayRef> {
+    Ok(match col.data_type() {
+        DataType::LargeUtf8 | DataType::Utf8View => cast(col, &DataType::Utf8)?,
+        DataType::Dictionary(_, v)
+            if matches!(
+                v.as_ref(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) =>
+        {
+            cast(col, &DataType::Utf8)?
+        }
+        _ => col.clone(),
+    })
+}

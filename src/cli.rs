@@ -1,0 +1,78 @@
+//! Command-line arguments (clap types live here alone).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// redflag finds human-trafficking-linked money laundering in payment and crypto transaction
+/// records, and explains every alert so that a human analyst can decide.
+#[derive(Debug, Parser)]
+#[command(name = "redflag", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read inputs and report, per file and in total, records read / accepted / rejected and
+    /// the count per reject reason. Nothing is scored.
+    ///
+    /// Exit status: 0 when every file could be read (rejected records are reported, not
+    /// fatal); 1 with --fail-on-rejects when any record was rejected; 2 when a file could not
+    /// be used or an option is wrong.
+    Check(CheckArgs),
+    /// Mapping profiles: how a source layout maps onto the canonical schema.
+    #[command(subcommand)]
+    Mapping(MappingCommand),
+}
+
+/// Options shared by every command that reads transactions.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Transaction files, directories (every .csv, .csv.gz, .parquet, .ndjson below them) or
+    /// quoted globs ("data/2024-*.csv").
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// Mapping profile: a built-in name (canonical, amlworld, saml-d) or a TOML file.
+    /// See `redflag mapping show canonical` for the format.
+    #[arg(long, short = 'm', value_name = "PROFILE", default_value = "canonical")]
+    pub mapping: String,
+    /// FX rates file (CSV: date,currency,rate_to_base) used to compute amount_base; each row
+    /// uses the latest rate on or before its date. Not needed when every amount is already in
+    /// the base currency; otherwise rows without a rate are rejected (no_fx_rate).
+    #[arg(long, value_name = "FILE")]
+    pub rates: Option<PathBuf>,
+    /// Base currency of amount_base (ISO 4217).
+    #[arg(long, value_name = "CODE", default_value = "USD")]
+    pub base_currency: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print exactly one JSON object on stdout instead of the table:
+    /// {"rows_read", "accepted", "rejected", "reasons", "files": [...]}.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with status 1 when any record is rejected.
+    #[arg(long)]
+    pub fail_on_rejects: bool,
+    /// Write every rejected record (file, line, column, reason, detail, original record) to
+    /// this CSV file. It is written under a temporary name and renamed when complete.
+    #[arg(long, value_name = "FILE")]
+    pub rejected: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MappingCommand {
+    /// List the built-in profiles.
+    List,
+    /// Print a built-in profile (TOML), as a starting point for your own:
+    /// `redflag mapping show canonical > mybank.toml`.
+    Show {
+        /// Profile name: canonical, amlworld or saml-d.
+        name: String,
+    },
+}

@@ -1,0 +1,30 @@
+//! One module per command.
+
+mod check;
+mod mapping;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use redflag_io::{MappingProfile, RateTable};
+
+use crate::cli::{Cli, Command, InputArgs};
+
+/// Runs the parsed command.
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Mapping(cmd) => mapping::run(cmd),
+    }
+}
+
+/// The profile and rates that the input options name.
+pub fn load_input_config(args: &InputArgs) -> Result<(MappingProfile, RateTable)> {
+    let profile = MappingProfile::resolve(&args.mapping)?;
+    let rates = match &args.rates {
+        Some(path) => RateTable::from_file(path, &args.base_currency)
+            .with_context(|| format!("reading rates file {}", path.display()))?,
+        None => RateTable::base_only(&args.base_currency)?,
+    };
+    Ok((profile, rates))
+}

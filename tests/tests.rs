@@ -1,0 +1,8 @@
+//! Integration tests of the `redflag` command line and the library crates, one module per
+//! topic (as in ripgrep's `tests/tests.rs`).
+
+mod util;
+
+mod check_cli;
+mod ingest_formats;
+mod ingest_matrix;
