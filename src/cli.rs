@@ -11,6 +11,10 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Worker threads for parsing and checking (default: one per core). Results do not
+    /// depend on it.
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -25,6 +29,21 @@ pub enum Command {
     /// Mapping profiles: how a source layout maps onto the canonical schema.
     #[command(subcommand)]
     Mapping(MappingCommand),
+    /// Time redflag's stages on your own files (release builds; see benches/ for the
+    /// side-by-side comparisons with polars and scikit-learn).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Read + validate INPUT into the accepted table, as `redflag run` does, and print one JSON
+    /// line: rows, seconds, rows/s, the Arrow size of the accepted table and the peak resident
+    /// memory of this process.
+    Ingest {
+        #[command(flatten)]
+        input: InputArgs,
+    },
 }
 
 /// Options shared by every command that reads transactions.

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use redflag_io::{
-    DiscardRejects, IngestOptions, IngestReport, OnFileError, RejectCsvWriter, RejectSink,
-    expand_inputs, ingest_files,
+    DiscardRejects, IngestOptions, IngestReport, OnFileError, RejectCsvWriter, expand_inputs,
+    ingest_files,
 };
 
 use crate::cli::CheckArgs;
@@ -23,10 +23,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             sink.finish()?;
             got.report
         }
-        None => {
-            let mut sink: Box<dyn RejectSink> = Box::new(DiscardRejects);
-            ingest_files(&files, &opts, sink.as_mut())?.report
-        }
+        None => ingest_files(&files, &opts, &mut DiscardRejects)?.report,
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

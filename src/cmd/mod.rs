@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod bench;
 mod check;
 mod mapping;
 
@@ -12,9 +13,19 @@ use crate::cli::{Cli, Command, InputArgs};
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            anyhow::bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("setting up the thread pool")?;
+    }
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Mapping(cmd) => mapping::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
     }
 }
 

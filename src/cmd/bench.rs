@@ -1,0 +1,48 @@
+//! `redflag bench`: time stages on the user's files.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use redflag_io::{DiscardRejects, IngestOptions, expand_inputs, ingest_files};
+use serde_json::json;
+
+use crate::cli::BenchCommand;
+
+pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Ingest { input } => {
+            let (profile, rates) = super::load_input_config(&input)?;
+            let files = expand_inputs(&input.inputs)?;
+            let opts = IngestOptions::new(profile, rates);
+            let start = Instant::now();
+            let got = ingest_files(&files, &opts, &mut DiscardRejects)?;
+            let seconds = start.elapsed().as_secs_f64();
+            let arrow_bytes = got.memory_size();
+            let peak = peak_rss_bytes();
+            let line = json!({
+                "stage": "ingest",
+                "inputs": files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>(),
+                "threads": rayon::current_num_threads(),
+                "rows_read": got.report.rows_read,
+                "accepted": got.report.accepted,
+                "rejected": got.report.rejected,
+                "seconds": seconds,
+                "rows_per_s": got.report.rows_read as f64 / seconds.max(1e-9),
+                "arrow_bytes": arrow_bytes,
+                "peak_rss_bytes": peak,
+                "peak_over_arrow": peak.map(|p| p as f64 / arrow_bytes.max(1) as f64),
+            });
+            println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in bytes.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
