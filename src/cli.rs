@@ -29,10 +29,62 @@ pub enum Command {
     /// Mapping profiles: how a source layout maps onto the canonical schema.
     #[command(subcommand)]
     Mapping(MappingCommand),
+    /// Isolation forest on a feature table: fit a model file, score a table with it.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Time redflag's stages on your own files (release builds; see benches/ for the
     /// side-by-side comparisons with polars and scikit-learn).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Fit an isolation forest on TABLE and write the model file (JSON).
+    ///
+    /// TABLE is CSV (with a header) or Parquet. Its numeric columns, less --exclude, are the
+    /// features; empty cells are imputed with the column's median (kept in the model); NaN or
+    /// infinite values are refused with the column's name.
+    Fit {
+        /// The feature table (CSV or Parquet).
+        #[arg(long, value_name = "TABLE")]
+        input: PathBuf,
+        /// Where to write the model (JSON, written atomically).
+        #[arg(long, value_name = "MODEL.json")]
+        out: PathBuf,
+        /// Number of trees.
+        #[arg(long, value_name = "N", default_value_t = 200)]
+        n_trees: usize,
+        /// Rows drawn for each tree (ψ).
+        #[arg(long, value_name = "N", default_value_t = 256)]
+        sample_size: usize,
+        /// Seed; the same seed and table give the same model on any number of threads.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        seed: u64,
+        /// Numeric columns that are not features (ids, labels); they are carried through
+        /// when scoring.
+        #[arg(long, value_name = "COL,...", value_delimiter = ',')]
+        exclude: Vec<String>,
+        /// Extended isolation forest (random hyperplane splits) instead of axis-parallel.
+        #[arg(long)]
+        extended: bool,
+    },
+    /// Score TABLE with a model file; write SCORES.csv with the carried-through columns,
+    /// `score` (0–1, higher is more anomalous) and `percentile` (among the training scores).
+    Score {
+        /// The model file written by `redflag model fit`.
+        #[arg(long, value_name = "MODEL.json")]
+        model: PathBuf,
+        /// The table to score (CSV or Parquet) with the model's feature columns.
+        #[arg(long, value_name = "TABLE")]
+        input: PathBuf,
+        /// Where to write the scores (CSV, written atomically).
+        #[arg(long, value_name = "SCORES.csv")]
+        out: PathBuf,
+        /// Numeric columns that are not features; carried through like the text columns.
+        #[arg(long, value_name = "COL,...", value_delimiter = ',')]
+        exclude: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,3 +6,4 @@ mod util;
 mod check_cli;
 mod ingest_formats;
 mod ingest_matrix;
+mod model_cli;

@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod mapping;
+mod model;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Mapping(cmd) => mapping::run(cmd),
+        Command::Model(cmd) => model::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     }
 }

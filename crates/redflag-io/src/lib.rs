@@ -40,6 +40,7 @@ mod read_parquet;
 mod reject;
 mod report;
 mod source;
+mod table;
 
 pub use atomic::{AtomicFile, write_atomic};
 pub use error::{Error, Result};
@@ -53,3 +54,4 @@ pub use reject::{
 };
 pub use report::{FileReport, IngestReport};
 pub use source::{Format, expand_inputs};
+pub use table::read_table;

@@ -1,0 +1,498 @@
+//! The fitted forest: scoring, attribution, percentiles, model files.
+
+use linfa::dataset::{DatasetBase, Records};
+use linfa::traits::{Fit, PredictInplace};
+use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Axis, Data, Ix2};
+use rand::SeedableRng;
+use rand::seq::index::sample;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::params::{IsolationForestValidParams, SplitKind};
+use crate::tree::{Builder, FlatTree, Tree, average_path_length};
+
+/// Version of the model file format written by [`IsolationForest::to_json`].
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+/// Rows used to estimate feature medians and the training score distribution.
+const REFERENCE_ROWS: usize = 100_000;
+
+/// Number of quantiles of the training scores kept for percentiles (0.1 % steps).
+const QUANTILES: usize = 1001;
+
+/// A fitted isolation forest. It is what a model file stores.
+///
+/// The anomaly score of a row x is s(x) = 2^(−E[h(x)] / c(ψ)) (Liu, Ting and Zhou 2008):
+/// h(x) is the path length in a tree (depth of the leaf reached, plus c(leaf size) for the
+/// points the depth limit left together), E its mean over the trees, c(ψ) the average path
+/// length for the sample size ψ. Scores near 1 are anomalies; around 0.5 and below are not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IsolationForest {
+    format_version: u32,
+    feature_names: Vec<String>,
+    params: IsolationForestValidParams,
+    /// Rows per tree actually used (ψ, at most the number of training rows).
+    psi: usize,
+    training_rows: usize,
+    /// SHA-256 of the training matrix (see [`IsolationForest::training_hash`]).
+    training_hash: String,
+    /// Features constant in the training data: never split on.
+    constant_features: Vec<String>,
+    /// Median of each feature in the training data (used to neutralise a feature for
+    /// attribution, and to impute missing values).
+    #[serde(with = "crate::exact::many")]
+    medians: Vec<f64>,
+    /// Training score quantiles at 0, 0.1 %, ..., 100 %.
+    #[serde(with = "crate::exact::many")]
+    score_quantiles: Vec<f64>,
+    trees: Vec<Tree>,
+}
+
+/// Seed of tree `t`: SplitMix64 of the forest seed and the tree index, so that each tree's
+/// randomness is fixed whatever thread builds it.
+fn tree_seed(seed: u64, t: usize) -> u64 {
+    let mut z = seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Evenly spaced row indices, at most `max` of them.
+fn spaced_rows(n: usize, max: usize) -> Vec<usize> {
+    if n <= max {
+        return (0..n).collect();
+    }
+    (0..max).map(|i| i * n / max).collect()
+}
+
+fn feature_name(names: &[String], j: usize) -> String {
+    names
+        .get(j)
+        .cloned()
+        .unwrap_or_else(|| format!("feature {j}"))
+}
+
+/// Rejects NaN and infinities, naming the feature.
+pub(crate) fn check_finite(x: &ArrayView2<'_, f64>, names: &[String]) -> Result<()> {
+    let bad = x
+        .axis_iter(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .find_first(|(_, row)| row.iter().any(|v| !v.is_finite()));
+    if let Some((row, values)) = bad {
+        let j = values.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        return Err(Error::NonFinite {
+            feature: feature_name(names, j),
+            row,
+            value: values[j],
+        });
+    }
+    Ok(())
+}
+
+/// SHA-256 over the row-major little-endian bytes of the matrix, hashed in 1 MiB pieces
+/// in parallel: the hash of the concatenated piece hashes, prefixed with the shape.
+fn matrix_hash(x: &ArrayView2<'_, f64>) -> String {
+    let rows_per_piece = (1 << 17) / x.ncols().max(1);
+    let pieces: Vec<[u8; 32]> = x
+        .axis_chunks_iter(Axis(0), rows_per_piece.max(1))
+        .into_par_iter()
+        .map(|chunk| {
+            let mut h = Sha256::new();
+            for v in chunk.iter() {
+                h.update(v.to_le_bytes());
+            }
+            h.finalize().into()
+        })
+        .collect();
+    let mut h = Sha256::new();
+    h.update((x.nrows() as u64).to_le_bytes());
+    h.update((x.ncols() as u64).to_le_bytes());
+    for p in &pieces {
+        h.update(p);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl<D: Data<Elem = f64>, T> Fit<ArrayBase<D, Ix2>, T, Error> for IsolationForestValidParams {
+    type Object = IsolationForest;
+
+    fn fit(&self, dataset: &DatasetBase<ArrayBase<D, Ix2>, T>) -> Result<IsolationForest> {
+        let x = dataset.records().view();
+        let names: Vec<String> = {
+            let given = dataset.feature_names();
+            if given.len() == x.ncols() {
+                given.to_vec()
+            } else {
+                (0..x.ncols()).map(|j| format!("f{j}")).collect()
+            }
+        };
+        fit_view(self, x, names)
+    }
+}
+
+fn fit_view(
+    params: &IsolationForestValidParams,
+    x: ArrayView2<'_, f64>,
+    names: Vec<String>,
+) -> Result<IsolationForest> {
+    let (n, f) = x.dim();
+    if n == 0 {
+        return Err(Error::Empty);
+    }
+    check_finite(&x, &names)?;
+    // Feature ranges and medians (medians from evenly spaced reference rows).
+    let reference = spaced_rows(n, REFERENCE_ROWS);
+    let stats: Vec<(f64, f64, f64)> = (0..f)
+        .into_par_iter()
+        .map(|j| {
+            let col = x.column(j);
+            let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+            for &v in col.iter() {
+                min = min.min(v);
+                max = max.max(v);
+            }
+            let mut sample: Vec<f64> = reference.iter().map(|&i| col[i]).collect();
+            let mid = sample.len() / 2;
+            let (_, median, _) = sample.select_nth_unstable_by(mid, f64::total_cmp);
+            (min, max, *median)
+        })
+        .collect();
+    let active: Vec<u32> = (0..f)
+        .filter(|&j| stats[j].0 < stats[j].1)
+        .map(|j| j as u32)
+        .collect();
+    let constant_features = (0..f)
+        .filter(|&j| stats[j].0 >= stats[j].1)
+        .map(|j| feature_name(&names, j))
+        .collect();
+    let psi = params.sample_size.min(n);
+    let max_depth = params
+        .max_depth
+        .unwrap_or_else(|| (psi.max(2) as f64).log2().ceil() as usize);
+    let per_tree = ((params.max_features * active.len() as f64).ceil() as usize)
+        .clamp(active.len().min(1), active.len().max(1));
+    let trees: Vec<Tree> = (0..params.n_trees)
+        .into_par_iter()
+        .map(|t| {
+            let mut rng = ChaCha8Rng::seed_from_u64(tree_seed(params.seed, t));
+            let rows = sample(&mut rng, n, psi).into_vec();
+            let features: Vec<u32> = if per_tree >= active.len() {
+                active.clone()
+            } else {
+                let mut picked: Vec<u32> = sample(&mut rng, active.len(), per_tree)
+                    .into_iter()
+                    .map(|i| active[i])
+                    .collect();
+                picked.sort_unstable();
+                picked
+            };
+            let cols: Vec<Vec<f64>> = features
+                .iter()
+                .map(|&j| rows.iter().map(|&r| x[(r, j as usize)]).collect())
+                .collect();
+            Builder {
+                cols: &cols,
+                features: &features,
+                max_depth,
+                split: params.split,
+            }
+            .build(&mut rng)
+        })
+        .collect();
+    let mut forest = IsolationForest {
+        format_version: MODEL_FORMAT_VERSION,
+        feature_names: names,
+        params: params.clone(),
+        psi,
+        training_rows: n,
+        training_hash: matrix_hash(&x),
+        constant_features,
+        medians: stats.iter().map(|s| s.2).collect(),
+        score_quantiles: Vec::new(),
+        trees,
+    };
+    let reference_x = x.select(Axis(0), &reference);
+    let mut scores = forest.score_view(reference_x.view());
+    scores.sort_by(f64::total_cmp);
+    forest.score_quantiles = (0..QUANTILES)
+        .map(|q| {
+            let pos = q as f64 / (QUANTILES - 1) as f64 * (scores.len() - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            scores[lo] + (scores[hi] - scores[lo]) * (pos - lo as f64)
+        })
+        .collect();
+    Ok(forest)
+}
+
+/// Rows scored per parallel task.
+const ROWS_PER_TASK: usize = 4096;
+
+/// Rows that walk a tree together (independent loads overlap).
+const BLOCK: usize = 64;
+
+impl IsolationForest {
+    /// Fits on a matrix with named features (the names are checked again when scoring).
+    pub fn fit_named(
+        params: &IsolationForestValidParams,
+        x: ArrayView2<'_, f64>,
+        feature_names: Vec<String>,
+    ) -> Result<Self> {
+        if feature_names.len() != x.ncols() {
+            return Err(Error::FeatureMismatch(format!(
+                "{} names for {} columns",
+                feature_names.len(),
+                x.ncols()
+            )));
+        }
+        fit_view(params, x, feature_names)
+    }
+
+    /// The feature names, in column order.
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// The hyperparameters the forest was fitted with.
+    pub fn params(&self) -> &IsolationForestValidParams {
+        &self.params
+    }
+
+    /// Rows each tree was built on (ψ).
+    pub fn sample_size(&self) -> usize {
+        self.psi
+    }
+
+    /// Number of training rows.
+    pub fn training_rows(&self) -> usize {
+        self.training_rows
+    }
+
+    /// SHA-256 identifying the training matrix: over the shape and the hashes of 1 MiB pieces
+    /// of its row-major little-endian bytes.
+    pub fn training_hash(&self) -> &str {
+        &self.training_hash
+    }
+
+    /// Features that were constant in training (never used).
+    pub fn constant_features(&self) -> &[String] {
+        &self.constant_features
+    }
+
+    /// Training medians, one per feature: the value a missing cell should be imputed with.
+    pub fn medians(&self) -> &[f64] {
+        &self.medians
+    }
+
+    /// Mean path length of one row over the trees.
+    fn mean_path(&self, row: &[f64]) -> f64 {
+        let sum: f64 = self.trees.iter().map(|t| t.path_length(row)).sum();
+        sum / self.trees.len() as f64
+    }
+
+    fn score_from_path(&self, mean_path: f64) -> f64 {
+        let c = average_path_length(self.psi);
+        if c == 0.0 {
+            return 0.5;
+        }
+        2f64.powf(-mean_path / c)
+    }
+
+    fn score_view(&self, x: ArrayView2<'_, f64>) -> Vec<f64> {
+        let f = x.ncols();
+        let flat: Vec<Option<FlatTree>> = self.trees.iter().map(FlatTree::from_tree).collect();
+        let mut out = vec![0.0; x.nrows()];
+        out.par_chunks_mut(ROWS_PER_TASK)
+            .enumerate()
+            .for_each(|(task, chunk)| {
+                let start = task * ROWS_PER_TASK;
+                let mut sums = vec![0.0; chunk.len()];
+                let mut at = vec![0u32; BLOCK];
+                let mut block = vec![0.0; BLOCK * f];
+                for (b, sums) in sums.chunks_mut(BLOCK).enumerate() {
+                    let first = start + b * BLOCK;
+                    let rows = sums.len();
+                    // A row-major copy of the block, so each tree walks rows in L1.
+                    for r in 0..rows {
+                        for (d, v) in block[r * f..(r + 1) * f].iter_mut().zip(x.row(first + r)) {
+                            *d = *v;
+                        }
+                    }
+                    // Trees in a fixed order for every row: sums do not depend on threads.
+                    for (tree, flat) in self.trees.iter().zip(&flat) {
+                        match flat {
+                            Some(ft) => ft.add_path_lengths(&block[..rows * f], f, sums, &mut at),
+                            None => {
+                                for (r, s) in sums.iter_mut().enumerate() {
+                                    *s += tree.path_length(&block[r * f..(r + 1) * f]);
+                                }
+                            }
+                        }
+                    }
+                }
+                let n = self.trees.len() as f64;
+                for (o, s) in chunk.iter_mut().zip(sums) {
+                    *o = self.score_from_path(s / n);
+                }
+            });
+        out
+    }
+
+    fn check_input(&self, x: &ArrayView2<'_, f64>) -> Result<()> {
+        if x.ncols() != self.feature_names.len() {
+            return Err(Error::FeatureMismatch(format!(
+                "the model has {} features, the input {}",
+                self.feature_names.len(),
+                x.ncols()
+            )));
+        }
+        check_finite(x, &self.feature_names)
+    }
+
+    /// Anomaly scores in (0, 1], one per row. NaN or infinite input is refused.
+    pub fn score(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
+        self.check_input(&x)?;
+        Ok(Array1::from(self.score_view(x)))
+    }
+
+    /// The percentile (0–100) of a score among the training scores.
+    pub fn percentile(&self, score: f64) -> f64 {
+        let q = &self.score_quantiles;
+        if q.is_empty() {
+            return 0.0;
+        }
+        let below = q.partition_point(|&v| v <= score);
+        if below == 0 {
+            return 0.0;
+        }
+        if below >= q.len() {
+            return 100.0;
+        }
+        // Interpolate between the quantiles that bracket the score.
+        let (a, b) = (q[below - 1], q[below]);
+        let frac = if b > a { (score - a) / (b - a) } else { 0.0 };
+        ((below - 1) as f64 + frac) / (q.len() - 1) as f64 * 100.0
+    }
+
+    /// Per-row, per-feature attribution: how much each feature shortened the row's mean
+    /// isolation path, E[h(x with the feature set to its training median)] − E[h(x)]. Positive
+    /// values are features that made the row easier to isolate; features no tree uses get 0.
+    pub fn attributions(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        self.check_input(&x)?;
+        let f = x.ncols();
+        let mut used = vec![false; f];
+        for t in &self.trees {
+            t.used_features(&mut used);
+        }
+        let mut out = Array2::<f64>::zeros((x.nrows(), f));
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(i, mut o)| {
+                let mut row: Vec<f64> = x.row(i).to_vec();
+                let base = self.mean_path(&row);
+                for j in 0..f {
+                    if !used[j] || row[j] == self.medians[j] {
+                        continue;
+                    }
+                    let keep = row[j];
+                    row[j] = self.medians[j];
+                    o[j] = self.mean_path(&row) - base;
+                    row[j] = keep;
+                }
+            });
+        Ok(out)
+    }
+
+    /// Scores and attributions together.
+    pub fn score_explained(&self, x: ArrayView2<'_, f64>) -> Result<(Array1<f64>, Array2<f64>)> {
+        Ok((self.score(x)?, self.attributions(x)?))
+    }
+
+    /// Refuses an input whose feature names differ from the model's, naming the difference.
+    pub fn check_features(&self, names: &[String]) -> Result<()> {
+        if names == self.feature_names.as_slice() {
+            return Ok(());
+        }
+        let missing: Vec<&str> = self
+            .feature_names
+            .iter()
+            .filter(|n| !names.contains(n))
+            .map(String::as_str)
+            .collect();
+        let extra: Vec<&str> = names
+            .iter()
+            .filter(|n| !self.feature_names.contains(n))
+            .map(String::as_str)
+            .collect();
+        let msg = if missing.is_empty() && extra.is_empty() {
+            format!(
+                "same features in another order; the model expects {}",
+                self.feature_names.join(",")
+            )
+        } else {
+            format!(
+                "missing from the input: [{}]; not in the model: [{}]",
+                missing.join(", "),
+                extra.join(", ")
+            )
+        };
+        Err(Error::FeatureMismatch(msg))
+    }
+
+    /// The model as JSON (format version [`MODEL_FORMAT_VERSION`]).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a model from JSON, refusing other format versions.
+    pub fn from_json(text: &str) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: u32,
+        }
+        let v: Version = serde_json::from_str(text)
+            .map_err(|e| Error::ModelFile(format!("not a redflag model file ({e})")))?;
+        if v.format_version != MODEL_FORMAT_VERSION {
+            return Err(Error::ModelFile(format!(
+                "format version {} is not supported (this build reads version {MODEL_FORMAT_VERSION})",
+                v.format_version
+            )));
+        }
+        serde_json::from_str(text).map_err(|e| Error::ModelFile(e.to_string()))
+    }
+
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// How nodes split.
+    pub fn split(&self) -> SplitKind {
+        self.params.split
+    }
+}
+
+impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for IsolationForest {
+    /// Anomaly scores. Rows holding NaN or infinities score NaN (use
+    /// [`IsolationForest::score`] to have them refused with the feature's name).
+    fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<f64>) {
+        assert_eq!(x.nrows(), y.len(), "one target per row");
+        let scores = self.score_view(x.view());
+        for ((o, s), row) in y.iter_mut().zip(scores).zip(x.axis_iter(Axis(0))) {
+            *o = if row.iter().all(|v| v.is_finite()) {
+                s
+            } else {
+                f64::NAN
+            };
+        }
+    }
+
+    fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<f64> {
+        Array1::zeros(x.nsamples())
+    }
+}
