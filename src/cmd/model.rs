@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -43,6 +44,7 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
                 .map(|&i| schema.field(i).name().clone())
                 .collect();
             let x = matrix(&batches, &features, None);
+            drop(batches);
             let t_read = t0.elapsed().as_secs_f64();
             let params = IsolationForestParams::new()
                 .n_trees(n_trees)
@@ -91,18 +93,23 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
                 .with_context(|| format!("{} against {}", input.display(), model.display()))?;
             let x = matrix(&batches, &features, Some(forest.medians()));
             let t_read = t0.elapsed().as_secs_f64();
-            let t1 = Instant::now();
-            let scores = forest.score(x.view())?;
-            let t_score = t1.elapsed().as_secs_f64();
+            // Keep only the carried columns: the features now live in `x`.
             let carried: Vec<usize> = (0..schema.fields().len())
                 .filter(|i| !features.contains(i))
                 .collect();
+            let batches: Vec<RecordBatch> = batches
+                .iter()
+                .map(|b| b.project(&carried))
+                .collect::<Result<_, _>>()?;
+            let carried_schema = Arc::new(schema.project(&carried)?);
+            let t1 = Instant::now();
+            let scores = forest.score(x.view())?;
+            let t_score = t1.elapsed().as_secs_f64();
             let t2 = Instant::now();
             write_scores(
                 &out,
-                &schema,
+                &carried_schema,
                 &batches,
-                &carried,
                 scores.as_slice().unwrap_or(&[]),
                 &forest,
             )?;
@@ -137,68 +144,83 @@ fn feature_columns(schema: &SchemaRef, exclude: &[String]) -> Vec<usize> {
         .collect()
 }
 
-/// The feature matrix (row-major). Empty cells become `fill[j]`, or the column's median
-/// (estimated on up to 100,000 evenly spaced non-empty cells) when fitting.
+/// The feature matrix (row-major), filled batch by batch in parallel straight from Arrow.
+/// Empty cells become `fill[j]`, or, when fitting, the column's median (estimated on up to
+/// 100,000 evenly spaced non-empty cells).
 fn matrix(batches: &[RecordBatch], features: &[usize], fill: Option<&[f64]>) -> Array2<f64> {
     let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let f = features.len();
-    let cols: Vec<Vec<Option<f64>>> = features
-        .par_iter()
-        .map(|&c| {
-            let mut v = Vec::with_capacity(n);
-            for b in batches {
-                let a = cast(b.column(c), &DataType::Float64).unwrap_or_else(|_| {
-                    arrow::array::new_null_array(&DataType::Float64, b.num_rows())
-                });
-                let a = a.as_primitive::<Float64Type>();
-                v.extend((0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))));
-            }
-            v
-        })
-        .collect();
     let fills: Vec<f64> = match fill {
-        Some(f) => f.to_vec(),
-        None => cols.iter().map(|c| median_of_present(c)).collect(),
+        Some(v) => v.to_vec(),
+        None => features
+            .par_iter()
+            .map(|&c| median_of_present(batches, c, n))
+            .collect(),
     };
     let mut x = Array2::<f64>::zeros((n, f));
-    x.axis_chunks_iter_mut(ndarray::Axis(0), 1 << 14)
+    let mut parts = Vec::with_capacity(batches.len());
+    let mut rest = x.view_mut();
+    for b in batches {
+        let (head, tail) = rest.split_at(ndarray::Axis(0), b.num_rows());
+        parts.push(head);
+        rest = tail;
+    }
+    parts
         .into_par_iter()
-        .enumerate()
-        .for_each(|(k, mut chunk)| {
-            let start = k << 14;
-            for (r, mut row) in chunk.outer_iter_mut().enumerate() {
-                for j in 0..f {
-                    row[j] = cols[j][start + r].unwrap_or(fills[j]);
+        .zip(batches.par_iter())
+        .for_each(|(mut part, b)| {
+            for (j, &c) in features.iter().enumerate() {
+                let a = float_column(b, c);
+                let a = a.as_primitive::<Float64Type>();
+                for i in 0..a.len() {
+                    part[(i, j)] = if a.is_valid(i) { a.value(i) } else { fills[j] };
                 }
             }
         });
     x
 }
 
-fn median_of_present(col: &[Option<f64>]) -> f64 {
-    let present: Vec<f64> = col.iter().flatten().copied().collect();
-    if present.is_empty() {
+fn float_column(b: &RecordBatch, c: usize) -> arrow::array::ArrayRef {
+    cast(b.column(c), &DataType::Float64)
+        .unwrap_or_else(|_| arrow::array::new_null_array(&DataType::Float64, b.num_rows()))
+}
+
+fn median_of_present(batches: &[RecordBatch], c: usize, n: usize) -> f64 {
+    let step = (n / 100_000).max(1);
+    let mut sample = Vec::with_capacity(n / step + 1);
+    let mut offset = 0usize;
+    for b in batches {
+        let a = float_column(b, c);
+        let a = a.as_primitive::<Float64Type>();
+        let first = (step - offset % step) % step;
+        sample.extend(
+            (first..a.len())
+                .step_by(step)
+                .filter(|&i| a.is_valid(i))
+                .map(|i| a.value(i)),
+        );
+        offset += a.len();
+    }
+    if sample.is_empty() {
         return 0.0;
     }
-    let step = (present.len() / 100_000).max(1);
-    let mut sample: Vec<f64> = present.iter().step_by(step).copied().collect();
     let mid = sample.len() / 2;
     *sample.select_nth_unstable_by(mid, f64::total_cmp).1
 }
 
-/// Writes SCORES.csv: carried columns, `score`, `percentile`; formatted in parallel.
+/// Writes SCORES.csv: the batches' (carried) columns, `score`, `percentile`; formatted in
+/// parallel.
 fn write_scores(
     out: &Path,
     schema: &SchemaRef,
     batches: &[RecordBatch],
-    carried: &[usize],
     scores: &[f64],
     forest: &IsolationForest,
 ) -> Result<()> {
     let mut file = AtomicFile::create(out)?;
     let mut header = String::new();
-    for &c in carried {
-        push_csv_field(&mut header, schema.field(c).name());
+    for field in schema.fields() {
+        push_csv_field(&mut header, field.name());
         header.push(',');
     }
     header.push_str("score,percentile\n");
@@ -206,9 +228,10 @@ fn write_scores(
     let mut offset = 0usize;
     for b in batches {
         let n = b.num_rows();
-        let texts: Vec<arrow::array::StringArray> = carried
+        let texts: Vec<arrow::array::StringArray> = b
+            .columns()
             .iter()
-            .map(|&c| cast(b.column(c), &DataType::Utf8).map(|a| a.as_string::<i32>().clone()))
+            .map(|c| cast(c, &DataType::Utf8).map(|a| a.as_string::<i32>().clone()))
             .collect::<Result<_, _>>()?;
         let text: Vec<String> = (0..n)
             .into_par_iter()
