@@ -118,3 +118,48 @@ impl ChunkResult {
         }
     }
 }
+
+/// The rows a text reader (CSV, NDJSON) gathered from one block, before conversion.
+pub(crate) struct TextRows {
+    /// One builder per plan slot, one value per kept row.
+    pub builders: Vec<arrow::array::StringBuilder>,
+    /// Line of each kept row.
+    pub lines: Vec<u64>,
+    /// Byte range of each kept row in the block.
+    pub ranges: Vec<(usize, usize)>,
+    pub structural: Vec<StructuralFault>,
+    pub blank: u64,
+}
+
+impl TextRows {
+    /// Converts the kept rows; the block's bytes stay with the result to show refused rows.
+    pub fn convert<S: BuildHasher>(
+        self,
+        bytes: Vec<u8>,
+        conv: &crate::convert::Converter<'_>,
+        hasher: &S,
+    ) -> crate::error::Result<ChunkResult> {
+        let columns: Vec<arrow::array::ArrayRef> = self
+            .builders
+            .into_iter()
+            .map(|mut b| std::sync::Arc::new(b.finish()) as arrow::array::ArrayRef)
+            .collect();
+        let raw = crate::convert::RawChunk {
+            columns,
+            num_rows: self.lines.len(),
+            lines: self.lines,
+        };
+        let converted = conv.convert(&raw)?;
+        Ok(ChunkResult::new(
+            converted,
+            raw.lines,
+            Origin::Text {
+                bytes,
+                ranges: self.ranges,
+            },
+            self.structural,
+            self.blank,
+            hasher,
+        ))
+    }
+}

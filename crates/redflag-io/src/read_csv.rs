@@ -4,12 +4,11 @@ use std::fs::File;
 use std::hash::BuildHasher;
 use std::io::{BufReader, Read};
 use std::path::Path;
-use std::sync::Arc;
 
-use arrow::array::{ArrayRef, StringBuilder};
+use arrow::array::StringBuilder;
 
-use crate::chunk::{ChunkResult, Origin, StructuralFault};
-use crate::convert::{Converter, RawChunk};
+use crate::chunk::{ChunkResult, StructuralFault, TextRows};
+use crate::convert::Converter;
 use crate::csv::{Block, BlockReader, FieldRange, RecordStatus, next_record, unescape};
 use crate::error::{Error, Result};
 use crate::plan::FilePlan;
@@ -236,25 +235,12 @@ pub(crate) fn convert_block<S: BuildHasher>(
         lines.push(this_line);
         ranges.push((r.start, r.end));
     }
-    let columns: Vec<ArrayRef> = builders
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as ArrayRef)
-        .collect();
-    let raw = RawChunk {
-        columns,
-        num_rows: lines.len(),
+    let text = TextRows {
+        builders,
         lines,
-    };
-    let converted = conv.convert(&raw)?;
-    Ok(ChunkResult::new(
-        converted,
-        raw.lines,
-        Origin::Text {
-            bytes: block.bytes,
-            ranges,
-        },
+        ranges,
         structural,
         blank,
-        hasher,
-    ))
+    };
+    text.convert(block.bytes, conv, hasher)
 }
