@@ -355,3 +355,28 @@ fn rows_without_an_fx_rate_are_rejected() {
         rejects[0].detail
     );
 }
+
+#[test]
+fn ndjson_bad_lines_are_rejected_even_the_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = write(
+        &dir,
+        "t.ndjson",
+        b"{\"txn_id\": \"T0\", oops\n\
+          {\"txn_id\":\"T1\",\"ts\":\"2024-03-01T10:00:00Z\",\"sender_id\":\"A\",\"receiver_id\":\"B\",\"amount\":10,\"currency\":\"USD\",\"channel\":\"ach\"}\n\
+          \n\
+          {\"txn_id\":\"T2\",\"ts\":\"2024-03-01T10:00:00Z\",\"sender_id\":\"A\",\"receiver_id\":\"B\",\"amount\":-1,\"currency\":\"USD\",\"channel\":\"ach\"}\n\
+          {\"txn_id\":\"T3\",\"ts\":\"2024-03-01T10:00:00Z\"",
+    );
+    let (got, rejects) = ingest_with(&[&p], MappingProfile::canonical(), None).expect("ingest");
+    assert_eq!((got.report.rows_read, got.report.accepted), (4, 1));
+    assert_eq!(got.report.files[0].blank_lines, 1);
+    assert_eq!(
+        reasons(&rejects),
+        [
+            (1, "", RejectReason::MalformedJson),
+            (4, "amount", RejectReason::BadAmount),
+            (5, "", RejectReason::TruncatedRecord)
+        ]
+    );
+}

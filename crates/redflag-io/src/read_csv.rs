@@ -29,9 +29,11 @@ pub(crate) fn open_text(path: &Path, format: Format) -> Result<Box<dyn Read + Se
 
 /// Maps a read error to one that names the file (and says "gzip" for compressed input).
 pub(crate) fn read_error(path: &Path, format: Format, e: std::io::Error) -> Error {
-    if format == Format::CsvGz && e.kind() == std::io::ErrorKind::InvalidInput
-        || e.kind() == std::io::ErrorKind::InvalidData
-    {
+    let decoding = matches!(
+        e.kind(),
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+    );
+    if format == Format::CsvGz && decoding {
         Error::format(
             path,
             format!("cannot decompress: {e}; expected a gzip-compressed CSV file"),

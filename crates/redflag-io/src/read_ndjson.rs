@@ -14,10 +14,12 @@ use crate::error::{Error, Result};
 use crate::reject::RejectReason;
 use crate::source::Format;
 
-/// The keys of the first object, in order: NDJSON's header. `None` when the file has no
-/// object.
+/// The keys of the first line that is a JSON object, in order: NDJSON's header. Lines before
+/// it that are not objects are left for the reader to reject. `None` when the file has no
+/// line at all; an error when no line is an object.
 pub(crate) fn read_header(path: &Path) -> Result<Option<Vec<String>>> {
     let mut reader = crate::read_csv::block_reader(path, Format::Ndjson, None, 1 << 16)?;
+    let mut first_error: Option<String> = None;
     while let Some(block) = reader
         .next_block()
         .map_err(|e| crate::read_csv::read_error(path, Format::Ndjson, e))?
@@ -27,19 +29,25 @@ pub(crate) fn read_header(path: &Path) -> Result<Option<Vec<String>>> {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let obj: Map<String, Value> = serde_json::from_slice(line).map_err(|e| {
-                Error::format(
-                    path,
-                    format!(
-                        "line {}: not a JSON object ({e}); expected one JSON object per line",
-                        block.first_line + i as u64
-                    ),
-                )
-            })?;
-            return Ok(Some(obj.keys().cloned().collect()));
+            match serde_json::from_slice::<Map<String, Value>>(line) {
+                Ok(obj) => return Ok(Some(obj.keys().cloned().collect())),
+                Err(e) => {
+                    first_error.get_or_insert_with(|| {
+                        format!("line {}: {e}", block.first_line + i as u64)
+                    });
+                }
+            }
         }
     }
-    Ok(None)
+    match first_error {
+        None => Ok(None),
+        Some(e) => Err(Error::format(
+            path,
+            format!(
+                "no line is a JSON object (first fault: {e}); expected one JSON object per line"
+            ),
+        )),
+    }
 }
 
 fn value_text(v: &Value) -> Option<String> {
