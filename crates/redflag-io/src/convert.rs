@@ -328,7 +328,11 @@ impl Converter<'_> {
     fn id_column(&self, c: Column, raw: &ArrayRef, f: &mut Faults<'_>) -> Result<ArrayRef> {
         let s = self.utf8(raw, c)?;
         for row in 0..s.len() {
-            if s.is_null(row) || s.value(row).trim().is_empty() {
+            // Only values that start with white space can be blank.
+            let blank = |v: &str| {
+                v.as_bytes().first().is_none_or(u8::is_ascii_whitespace) && v.trim().is_empty()
+            };
+            if s.is_null(row) || blank(s.value(row)) {
                 f.missing(row, c);
             }
         }
