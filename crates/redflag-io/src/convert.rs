@@ -448,10 +448,11 @@ impl Converter<'_> {
         let mut out = Vec::with_capacity(n);
         let mut valid = Vec::with_capacity(n);
         match raw.data_type() {
-            DataType::Timestamp(unit, tz) => {
+            DataType::Timestamp(_, tz) => {
+                // Any unit to microseconds; a zone-less timestamp is local time in the profile's
+                // zone, one with a zone is already UTC-based.
                 let us = cast(raw, &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()))?;
                 let us = us.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
-                let _ = unit;
                 for row in 0..n {
                     let r = if us.is_null(row) {
                         Err(ValueError::new(
