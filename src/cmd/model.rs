@@ -43,8 +43,7 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
                 .iter()
                 .map(|&i| schema.field(i).name().clone())
                 .collect();
-            let x = matrix(&batches, &features, None);
-            drop(batches);
+            let (x, _) = matrix(batches, &features, None, &[])?;
             let t_read = t0.elapsed().as_secs_f64();
             let params = IsolationForestParams::new()
                 .n_trees(n_trees)
@@ -91,16 +90,12 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
             forest
                 .check_features(&names)
                 .with_context(|| format!("{} against {}", input.display(), model.display()))?;
-            let x = matrix(&batches, &features, Some(forest.medians()));
-            let t_read = t0.elapsed().as_secs_f64();
-            // Keep only the carried columns: the features now live in `x`.
+            // Keep only the carried columns: the features move into `x`.
             let carried: Vec<usize> = (0..schema.fields().len())
                 .filter(|i| !features.contains(i))
                 .collect();
-            let batches: Vec<RecordBatch> = batches
-                .iter()
-                .map(|b| b.project(&carried))
-                .collect::<Result<_, _>>()?;
+            let (x, batches) = matrix(batches, &features, Some(forest.medians()), &carried)?;
+            let t_read = t0.elapsed().as_secs_f64();
             let carried_schema = Arc::new(schema.project(&carried)?);
             let t1 = Instant::now();
             let scores = forest.score(x.view())?;
@@ -147,37 +142,48 @@ fn feature_columns(schema: &SchemaRef, exclude: &[String]) -> Vec<usize> {
 /// The feature matrix (row-major), filled batch by batch in parallel straight from Arrow.
 /// Empty cells become `fill[j]`, or, when fitting, the column's median (estimated on up to
 /// 100,000 evenly spaced non-empty cells).
-fn matrix(batches: &[RecordBatch], features: &[usize], fill: Option<&[f64]>) -> Array2<f64> {
+///
+/// The batches are consumed: each is cut down to the `keep` columns as soon as its rows are
+/// copied, so the table and the matrix are never both whole in memory (the matrix's pages are
+/// touched only as they are filled).
+fn matrix(
+    batches: Vec<RecordBatch>,
+    features: &[usize],
+    fill: Option<&[f64]>,
+    keep: &[usize],
+) -> Result<(Array2<f64>, Vec<RecordBatch>)> {
     let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let f = features.len();
     let fills: Vec<f64> = match fill {
         Some(v) => v.to_vec(),
         None => features
             .par_iter()
-            .map(|&c| median_of_present(batches, c, n))
+            .map(|&c| median_of_present(&batches, c, n))
             .collect(),
     };
     let mut x = Array2::<f64>::zeros((n, f));
     let mut parts = Vec::with_capacity(batches.len());
     let mut rest = x.view_mut();
-    for b in batches {
+    for b in &batches {
         let (head, tail) = rest.split_at(ndarray::Axis(0), b.num_rows());
         parts.push(head);
         rest = tail;
     }
-    parts
+    let kept = parts
         .into_par_iter()
-        .zip(batches.par_iter())
-        .for_each(|(mut part, b)| {
+        .zip(batches.into_par_iter())
+        .map(|(mut part, b)| {
             for (j, &c) in features.iter().enumerate() {
-                let a = float_column(b, c);
+                let a = float_column(&b, c);
                 let a = a.as_primitive::<Float64Type>();
                 for i in 0..a.len() {
                     part[(i, j)] = if a.is_valid(i) { a.value(i) } else { fills[j] };
                 }
             }
-        });
-    x
+            b.project(keep)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((x, kept))
 }
 
 fn float_column(b: &RecordBatch, c: usize) -> arrow::array::ArrayRef {
