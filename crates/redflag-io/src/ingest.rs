@@ -546,3 +546,49 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod register_tests {
+    use super::*;
+    use crate::reject::DiscardRejects;
+
+    #[test]
+    fn accepted_rows_query_through_datafusion() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.csv");
+        std::fs::write(
+            &path,
+            "txn_id,ts,sender_id,receiver_id,amount,currency,channel\n\
+             T1,2024-01-01T00:00:00Z,A,B,10,USD,ach\n\
+             T2,2024-01-01T01:00:00Z,A,C,5.5,USD,ach\n\
+             T3,2024-01-01T02:00:00Z,B,C,-1,USD,ach\n",
+        )
+        .expect("write");
+        let opts = IngestOptions::new(
+            MappingProfile::canonical(),
+            RateTable::base_only("USD").expect("usd"),
+        );
+        let got = ingest_files(&[(path, Format::Csv)], &opts, &mut DiscardRejects).expect("ingest");
+        let ctx = datafusion::prelude::SessionContext::new();
+        got.register(&ctx, "transactions").expect("register");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let batches = rt
+            .block_on(async {
+                ctx.sql("SELECT sender_id, COUNT(*) AS n, SUM(amount_base) AS total FROM transactions GROUP BY sender_id")
+                    .await?
+                    .collect()
+                    .await
+            })
+            .expect("query");
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(rows, 1, "the rejected row from B is not in the table");
+        let total = batches[0]
+            .column_by_name("total")
+            .expect("total")
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .value(0);
+        assert_eq!(total, 15.5);
+    }
+}
