@@ -26,6 +26,12 @@ pub enum Command {
     /// fatal); 1 with --fail-on-rejects when any record was rejected; 2 when a file could not
     /// be used or an option is wrong.
     Check(CheckArgs),
+    /// Compute the entity feature table (one row per account, merchant, wallet, external party
+    /// and customer) that rules and the isolation forest read, and write it for inspection.
+    ///
+    /// `--list` prints every feature column with its window, unit, the indicators that use it
+    /// and what it means.
+    Features(FeaturesArgs),
     /// Mapping profiles: how a source layout maps onto the canonical schema.
     #[command(subcommand)]
     Mapping(MappingCommand),
@@ -96,6 +102,35 @@ pub enum BenchCommand {
         #[command(flatten)]
         input: InputArgs,
     },
+    /// Read + validate INPUT, then compute the entity feature table (graph pass included), and
+    /// print one JSON line: rows, entities, seconds per stage, and peak resident memory.
+    Features {
+        #[command(flatten)]
+        input: InputArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// Print the feature catalogue (name, unit, window, indicators, meaning) and exit.
+    #[arg(long, exclusive = true)]
+    pub list: bool,
+    #[command(flatten)]
+    pub input: Option<InputArgs>,
+    /// Where to write the table: Parquet, or CSV when the name ends in .csv (written under a
+    /// temporary name, then renamed).
+    #[arg(long, value_name = "FILE", required_unless_present = "list")]
+    pub out: Option<PathBuf>,
+    /// End of every window (RFC 3339, e.g. 2024-06-30T23:59:59Z). Default: the latest
+    /// transaction time in the input.
+    #[arg(long, value_name = "TS")]
+    pub as_of: Option<String>,
+    /// Cash-reporting threshold T in the base currency (structuring and funnel features).
+    #[arg(long, value_name = "AMOUNT", default_value_t = 10_000.0)]
+    pub cash_threshold: f64,
+    /// Write rejected input records to this CSV file (as `redflag check --rejected`).
+    #[arg(long, value_name = "FILE")]
+    pub rejected: Option<PathBuf>,
 }
 
 /// Options shared by every command that reads transactions.

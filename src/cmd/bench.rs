@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
+use redflag_features::FeatureConfig;
 use redflag_io::{DiscardRejects, IngestOptions, expand_inputs, ingest_files};
 use serde_json::json;
 
@@ -32,6 +33,32 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
                 "arrow_bytes": arrow_bytes,
                 "peak_rss_bytes": peak,
                 "peak_over_arrow": peak.map(|p| p as f64 / arrow_bytes.max(1) as f64),
+            });
+            println!("{line}");
+        }
+        BenchCommand::Features { input } => {
+            let start = Instant::now();
+            let got = super::features::load(&input, None)?;
+            let ingest = start.elapsed().as_secs_f64();
+            let clock = Instant::now();
+            let f = redflag_features::compute(&got.batches, &FeatureConfig::default())?;
+            let features = clock.elapsed().as_secs_f64();
+            let t = &f.timings;
+            let line = json!({
+                "stage": "features",
+                "threads": rayon::current_num_threads(),
+                "rows": got.num_rows(),
+                "entities": f.batch.num_rows(),
+                "columns": f.batch.num_columns(),
+                "ingest_seconds": ingest,
+                "features_seconds": features,
+                "total_seconds": ingest + features,
+                "prepare": t.prepare,
+                "index": t.index,
+                "entity": t.entity,
+                "graph": t.graph,
+                "finish": t.finish,
+                "peak_rss_bytes": peak_rss_bytes(),
             });
             println!("{line}");
         }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod features;
 mod mapping;
 mod model;
 
@@ -25,6 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Features(args) => features::run(args),
         Command::Mapping(cmd) => mapping::run(cmd),
         Command::Model(cmd) => model::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),

@@ -1,0 +1,455 @@
+//! From canonical `transactions` batches to the compact rows the kernels scan.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, DictionaryArray, Float64Array, RecordBatch, StringArray,
+};
+use arrow::datatypes::{TimestampMicrosecondType, UInt8Type};
+use rayon::prelude::*;
+use redflag_schema::columns as col;
+use redflag_schema::{CASH_PARTY, CanonicalEnum, Channel, PartyKind, Status};
+
+use crate::config::{FeatureConfig, MccTable, mcc_bit};
+use crate::intern::{NONE, intern};
+use crate::{Error, Result};
+
+/// Row flags.
+pub(crate) mod flag {
+    pub const COMPLETED: u8 = 1;
+    pub const ROUND: u8 = 1 << 1;
+    pub const PAYROLL: u8 = 1 << 2;
+    pub const AD_SITE_NAME: u8 = 1 << 3;
+    pub const RENTAL_NAME: u8 = 1 << 4;
+    pub const CORRIDOR: u8 = 1 << 5;
+    pub const HAS_OFFSET: u8 = 1 << 6;
+}
+
+/// One transaction, reduced to what the kernels read (48 bytes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Row {
+    pub ts: i64,
+    /// `amount_base`.
+    pub amount: f64,
+    /// Account-level entity codes ([`NONE`] for cash).
+    pub sender: u32,
+    pub receiver: u32,
+    /// Interned `geo_city`, `geo_region`, `location_id` ([`NONE`] when missing).
+    pub city: u32,
+    pub region: u32,
+    pub location: u32,
+    /// Interned `merchant_id` (else `merchant_name`), else the receiver's code with the top bit set.
+    pub merchant: u32,
+    pub mcc_flags: u16,
+    /// Minute of the local day, 0..1440.
+    pub local_min: u16,
+    pub channel: u8,
+    pub flags: u8,
+    /// Sustenance category of the MCC, 1-based; 0 none.
+    pub sustenance: u8,
+}
+
+impl Row {
+    pub fn completed(&self) -> bool {
+        self.flags & flag::COMPLETED != 0
+    }
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+    pub fn mcc(&self, bit: u16) -> bool {
+        self.mcc_flags & bit != 0
+    }
+    pub fn channel(&self) -> Channel {
+        Channel::ALL[self.channel as usize]
+    }
+    pub fn is_cash(&self) -> bool {
+        self.channel().is_cash()
+    }
+    /// Local 22:00-06:00.
+    pub fn is_night(&self) -> bool {
+        !(360..1320).contains(&self.local_min)
+    }
+    /// Local business hours 09:00-21:00.
+    pub fn in_business_hours(&self) -> bool {
+        (540..1260).contains(&self.local_min)
+    }
+}
+
+/// Kind of an account-level entity, in order of precedence when sides disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum EntityKind {
+    /// A bank or card account.
+    Account = 1,
+    /// A party outside the reporting institution.
+    External = 2,
+    /// A merchant.
+    Merchant = 3,
+    /// A crypto wallet.
+    Wallet = 4,
+    /// A KYC customer (the union of their accounts).
+    Customer = 5,
+}
+
+impl EntityKind {
+    /// The kind's name in `entity_features.entity_kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Account => "account",
+            EntityKind::External => "external",
+            EntityKind::Merchant => "merchant",
+            EntityKind::Wallet => "wallet",
+            EntityKind::Customer => "customer",
+        }
+    }
+
+    fn from_u8(v: u8) -> EntityKind {
+        match v {
+            2 => EntityKind::External,
+            3 => EntityKind::Merchant,
+            4 => EntityKind::Wallet,
+            5 => EntityKind::Customer,
+            _ => EntityKind::Account,
+        }
+    }
+}
+
+/// The prepared input of one feature pass.
+pub(crate) struct Txns {
+    pub rows: Vec<Row>,
+    /// Account-level entity ids (sorted) and kinds.
+    pub entities: Vec<String>,
+    pub kinds: Vec<EntityKind>,
+    /// Customer ids (sorted) and each row's sender/receiver customer code, when supplied.
+    pub customers: Option<Customers>,
+    /// Conductor code per row (same code space as `customers` when both exist).
+    pub conductor: Option<Vec<u32>>,
+    /// Receiver name code per row.
+    pub receiver_name: Option<Vec<u32>>,
+    /// Device and IP codes per row (one code space), and the IP texts for /24 prefixes.
+    pub device: Option<Vec<u32>>,
+    pub ip: Option<Vec<u32>>,
+    pub ip_names: Vec<String>,
+    /// End of every window.
+    pub as_of: i64,
+}
+
+pub(crate) struct Customers {
+    pub names: Vec<String>,
+    pub sender: Vec<u32>,
+    pub receiver: Vec<u32>,
+}
+
+fn strings<'a>(batches: &'a [RecordBatch], name: &str) -> Option<Vec<&'a StringArray>> {
+    let mut out = Vec::with_capacity(batches.len());
+    for b in batches {
+        out.push(b.column_by_name(name)?.as_string_opt::<i32>()?);
+    }
+    Some(out)
+}
+
+fn column<'a>(b: &'a RecordBatch, name: &'static str) -> Result<&'a ArrayRef> {
+    b.column_by_name(name).ok_or(Error::MissingColumn(name))
+}
+
+fn dict_keys(a: Option<&ArrayRef>) -> Option<&DictionaryArray<UInt8Type>> {
+    a.and_then(|a| a.as_dictionary_opt::<UInt8Type>())
+}
+
+/// Whether the batches hold any non-null value of `name`.
+fn any_value(batches: &[RecordBatch], name: &str) -> bool {
+    batches.iter().any(|b| {
+        b.column_by_name(name)
+            .is_some_and(|c| c.null_count() < c.len())
+    })
+}
+
+pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Txns> {
+    for b in batches {
+        for name in [
+            col::TS,
+            col::SENDER_ID,
+            col::RECEIVER_ID,
+            col::AMOUNT,
+            col::AMOUNT_BASE,
+            col::CHANNEL,
+        ] {
+            column(b, name)?;
+        }
+    }
+    let parties = intern(
+        &[
+            strings(batches, col::SENDER_ID).ok_or(Error::MissingColumn(col::SENDER_ID))?,
+            strings(batches, col::RECEIVER_ID).ok_or(Error::MissingColumn(col::RECEIVER_ID))?,
+        ],
+        Some(CASH_PARTY),
+    );
+    let mut party_codes = parties.codes.into_iter();
+    let sender = party_codes.next().unwrap_or_default();
+    let receiver = party_codes.next().unwrap_or_default();
+
+    let optional = |name: &str| -> Option<Vec<u32>> {
+        if !any_value(batches, name) {
+            return None;
+        }
+        let arrays = strings(batches, name)?;
+        intern(&[arrays], None).codes.into_iter().next()
+    };
+    let city = optional(col::GEO_CITY);
+    let region = optional(col::GEO_REGION);
+    let location = optional(col::LOCATION_ID);
+    let merchant = optional(col::MERCHANT_ID).or_else(|| optional(col::MERCHANT_NAME));
+    let receiver_name = optional(col::RECEIVER_NAME);
+
+    // Customers and conductors share one code space so "conductor is the holder" is a comparison.
+    let (customers, conductor) = {
+        let names = [
+            col::SENDER_CUSTOMER_ID,
+            col::RECEIVER_CUSTOMER_ID,
+            col::CONDUCTOR_ID,
+        ];
+        let present: Vec<bool> = names.iter().map(|n| any_value(batches, n)).collect();
+        if present.iter().any(|p| *p) {
+            let cols: Vec<Vec<&StringArray>> = names
+                .iter()
+                .zip(&present)
+                .filter(|(_, p)| **p)
+                .filter_map(|(n, _)| strings(batches, n))
+                .collect();
+            let got = intern(&cols, None);
+            let mut codes = got.codes.into_iter();
+            let mut next = |p: bool| if p { codes.next() } else { None };
+            let s = next(present[0]);
+            let r = next(present[1]);
+            let c = next(present[2]);
+            let n = sender.len();
+            let customers = (s.is_some() || r.is_some()).then(|| Customers {
+                names: got.names,
+                sender: s.unwrap_or_else(|| vec![NONE; n]),
+                receiver: r.unwrap_or_else(|| vec![NONE; n]),
+            });
+            (customers, c)
+        } else {
+            (None, None)
+        }
+    };
+
+    let (device, ip, ip_names) = {
+        let has_dev = any_value(batches, col::DEVICE_ID);
+        let has_ip = any_value(batches, col::IP_ADDRESS);
+        let mut cols = Vec::new();
+        if has_dev {
+            cols.extend(strings(batches, col::DEVICE_ID));
+        }
+        if has_ip {
+            cols.extend(strings(batches, col::IP_ADDRESS));
+        }
+        if cols.is_empty() {
+            (None, None, Vec::new())
+        } else {
+            let got = intern(&cols, None);
+            let mut codes = got.codes.into_iter();
+            let d = if has_dev { codes.next() } else { None };
+            let i = if has_ip { codes.next() } else { None };
+            (d, i, got.names)
+        }
+    };
+
+    let mcc = MccTable::new(&cfg.mcc);
+    let n_entities = parties.names.len();
+    let kind_of: Vec<AtomicU8> = (0..n_entities).map(|_| AtomicU8::new(0)).collect();
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut total = 0usize;
+    for b in batches {
+        starts.push(total);
+        total += b.num_rows();
+    }
+    let rows: Vec<Vec<Row>> = batches
+        .par_iter()
+        .zip(starts.par_iter())
+        .map(|(b, &start)| {
+            batch_rows(
+                b,
+                start,
+                cfg,
+                &mcc,
+                &sender,
+                &receiver,
+                [&city, &region, &location, &merchant],
+                &kind_of,
+            )
+        })
+        .collect::<Result<_>>()?;
+    let rows: Vec<Row> = rows.concat();
+    let as_of = cfg
+        .as_of
+        .unwrap_or_else(|| rows.iter().map(|r| r.ts).max().unwrap_or(0));
+    let kinds = kind_of
+        .into_iter()
+        .map(|k| EntityKind::from_u8(k.into_inner()))
+        .collect();
+    Ok(Txns {
+        rows,
+        entities: parties.names,
+        kinds,
+        customers,
+        conductor,
+        receiver_name,
+        device,
+        ip,
+        ip_names,
+        as_of,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn batch_rows(
+    b: &RecordBatch,
+    start: usize,
+    cfg: &FeatureConfig,
+    mcc_table: &MccTable,
+    sender: &[u32],
+    receiver: &[u32],
+    [city, region, location, merchant]: [&Option<Vec<u32>>; 4],
+    kind_of: &[AtomicU8],
+) -> Result<Vec<Row>> {
+    let n = b.num_rows();
+    let ts = column(b, col::TS)?
+        .as_primitive_opt::<TimestampMicrosecondType>()
+        .ok_or(Error::ColumnType(col::TS, "timestamp(us, UTC)"))?;
+    let amount_base = float(column(b, col::AMOUNT_BASE)?, col::AMOUNT_BASE)?;
+    let amount = float(column(b, col::AMOUNT)?, col::AMOUNT)?;
+    let channel = dict_keys(Some(column(b, col::CHANNEL)?))
+        .ok_or(Error::ColumnType(col::CHANNEL, "dictionary(uint8, utf8)"))?;
+    let status = dict_keys(b.column_by_name(col::STATUS));
+    let sender_kind = dict_keys(b.column_by_name(col::SENDER_KIND));
+    let receiver_kind = dict_keys(b.column_by_name(col::RECEIVER_KIND));
+    let offset = b
+        .column_by_name(col::LOCAL_OFFSET_MIN)
+        .and_then(|a| a.as_primitive_opt::<arrow::datatypes::Int16Type>());
+    let mcc = b
+        .column_by_name(col::MCC)
+        .and_then(|a| a.as_primitive_opt::<arrow::datatypes::UInt16Type>());
+    let purpose = b
+        .column_by_name(col::PURPOSE_CODE)
+        .and_then(|a| a.as_string_opt::<i32>());
+    let merchant_name = b
+        .column_by_name(col::MERCHANT_NAME)
+        .and_then(|a| a.as_string_opt::<i32>());
+    let receiver_country = b
+        .column_by_name(col::RECEIVER_COUNTRY)
+        .and_then(|a| a.as_string_opt::<i32>());
+    let sender_ids = b
+        .column_by_name(col::SENDER_ID)
+        .and_then(|a| a.as_string_opt::<i32>());
+    let get = |v: &Option<Vec<u32>>, i: usize| v.as_ref().map_or(NONE, |v| v[start + i]);
+    let lower_contains = |text: &str, needles: &[String]| {
+        !needles.is_empty() && {
+            let t = text.to_ascii_lowercase();
+            needles.iter().any(|n| t.contains(n.as_str()))
+        }
+    };
+
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let ch_key = channel.keys().value(i);
+        let ch = Channel::ALL
+            .get(ch_key as usize)
+            .copied()
+            .ok_or(Error::ColumnType(col::CHANNEL, "a canonical channel key"))?;
+        let s = sender[start + i];
+        let r = receiver[start + i];
+        let kind = |k: Option<&DictionaryArray<UInt8Type>>| -> u8 {
+            let party = k.filter(|k| k.is_valid(i)).map(|k| k.keys().value(i));
+            match party.and_then(|p| PartyKind::ALL.get(p as usize)) {
+                Some(PartyKind::Wallet) => EntityKind::Wallet as u8,
+                Some(PartyKind::Merchant) => EntityKind::Merchant as u8,
+                Some(PartyKind::External) => EntityKind::External as u8,
+                Some(_) => EntityKind::Account as u8,
+                None if ch == Channel::CryptoTransfer => EntityKind::Wallet as u8,
+                None => EntityKind::Account as u8,
+            }
+        };
+        // A plain load first: the kind rarely changes, and a read-modify-write on a shared
+        // line costs far more than a read.
+        let raise = |e: u32, k: u8| {
+            if e != NONE && kind_of[e as usize].load(Ordering::Relaxed) < k {
+                kind_of[e as usize].fetch_max(k, Ordering::Relaxed);
+            }
+        };
+        raise(s, kind(sender_kind));
+        raise(r, kind(receiver_kind));
+
+        let t = ts.value(i);
+        let mut flags = 0u8;
+        let completed = status
+            .filter(|s| s.is_valid(i))
+            .is_none_or(|s| s.keys().value(i) == Status::Completed.key());
+        if completed {
+            flags |= flag::COMPLETED;
+        }
+        let a = amount.value(i);
+        if a >= 100.0 && (a / 100.0).fract() == 0.0 {
+            flags |= flag::ROUND;
+        }
+        let off = match offset.filter(|o| o.is_valid(i)) {
+            Some(o) => {
+                flags |= flag::HAS_OFFSET;
+                o.value(i)
+            }
+            None => cfg.default_offset_min,
+        };
+        let local_sec = (t.div_euclid(1_000_000) + i64::from(off) * 60).rem_euclid(86_400);
+        let payroll = purpose
+            .filter(|p| p.is_valid(i))
+            .is_some_and(|p| cfg.payroll_purpose_codes.contains(p.value(i)))
+            || (!cfg.payroll_originators.is_empty()
+                && sender_ids.is_some_and(|a| cfg.payroll_originators.contains(a.value(i))));
+        if payroll {
+            flags |= flag::PAYROLL;
+        }
+        if let Some(m) = merchant_name.filter(|m| m.is_valid(i)) {
+            if lower_contains(m.value(i), &cfg.ad_site_merchants) {
+                flags |= flag::AD_SITE_NAME;
+            }
+            if lower_contains(m.value(i), &cfg.short_term_rental_merchants) {
+                flags |= flag::RENTAL_NAME;
+            }
+        }
+        if let Some(c) = receiver_country.filter(|c| c.is_valid(i))
+            && cfg.corridors.contains(c.value(i))
+        {
+            flags |= flag::CORRIDOR;
+        }
+        let code = mcc.filter(|m| m.is_valid(i)).map(|m| m.value(i) as usize);
+        let (mcc_flags, sustenance) = code
+            .filter(|c| *c < 10_000)
+            .map_or((0, 0), |c| (mcc_table.flags[c], mcc_table.sustenance[c]));
+        let m = get(merchant, i);
+        out.push(Row {
+            ts: t,
+            amount: amount_base.value(i),
+            sender: s,
+            receiver: r,
+            city: get(city, i),
+            region: get(region, i),
+            location: get(location, i),
+            merchant: if m != NONE { m } else { r | (1 << 31) },
+            mcc_flags,
+            local_min: (local_sec / 60) as u16,
+            channel: ch_key,
+            flags,
+            sustenance: if mcc_flags & mcc_bit::LODGING != 0 && sustenance == 0 {
+                7
+            } else {
+                sustenance
+            },
+        });
+    }
+    Ok(out)
+}
+
+fn float<'a>(a: &'a ArrayRef, name: &'static str) -> Result<&'a Float64Array> {
+    a.as_primitive_opt()
+        .ok_or(Error::ColumnType(name, "float64"))
+}

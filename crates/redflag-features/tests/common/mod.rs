@@ -1,0 +1,236 @@
+//! Builds canonical `transactions` batches from short row descriptions, for tests.
+
+#![allow(dead_code, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, DictionaryArray, Float64Array, Int16Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray, UInt8Array, UInt16Array,
+};
+use arrow::datatypes::{Float64Type, UInt32Type};
+use redflag_features::{DAY, FeatureConfig, HOUR, compute};
+use redflag_schema::columns as col;
+use redflag_schema::{CanonicalEnum, Channel, PartyKind, Status, transactions_schema};
+
+/// 2024-03-01T00:00:00Z in microseconds.
+pub const T0: i64 = 1_709_251_200_000_000;
+
+/// One transaction; `Tx::new` fills the required fields, the builders the optional ones.
+#[derive(Debug, Clone)]
+pub struct Tx {
+    pub ts: i64,
+    pub sender: String,
+    pub receiver: String,
+    pub amount: f64,
+    pub channel: Channel,
+    pub opt: BTreeMap<&'static str, String>,
+    pub status: Option<Status>,
+    pub mcc: Option<u16>,
+    pub offset: Option<i16>,
+    pub sender_kind: Option<PartyKind>,
+    pub receiver_kind: Option<PartyKind>,
+}
+
+impl Tx {
+    /// A completed transaction `hours` after [`T0`].
+    pub fn new(sender: &str, receiver: &str, amount: f64, channel: Channel, hours: f64) -> Tx {
+        Tx {
+            ts: T0 + (hours * HOUR as f64) as i64,
+            sender: sender.into(),
+            receiver: receiver.into(),
+            amount,
+            channel,
+            opt: BTreeMap::new(),
+            status: None,
+            mcc: None,
+            offset: None,
+            sender_kind: None,
+            receiver_kind: None,
+        }
+    }
+    pub fn wire(sender: &str, receiver: &str, amount: f64, hours: f64) -> Tx {
+        Tx::new(sender, receiver, amount, Channel::WireDomestic, hours)
+    }
+    pub fn with(mut self, column: &'static str, value: &str) -> Tx {
+        self.opt.insert(column, value.into());
+        self
+    }
+    pub fn mcc(mut self, code: u16) -> Tx {
+        self.mcc = Some(code);
+        self
+    }
+    pub fn status(mut self, s: Status) -> Tx {
+        self.status = Some(s);
+        self
+    }
+    pub fn offset(mut self, minutes: i16) -> Tx {
+        self.offset = Some(minutes);
+        self
+    }
+    pub fn kinds(mut self, s: PartyKind, r: PartyKind) -> Tx {
+        self.sender_kind = Some(s);
+        self.receiver_kind = Some(r);
+        self
+    }
+}
+
+fn enum_array<E: CanonicalEnum>(values: Vec<Option<E>>) -> ArrayRef {
+    let keys = UInt8Array::from(
+        values
+            .into_iter()
+            .map(|v| v.map(|e| e.key()))
+            .collect::<Vec<_>>(),
+    );
+    Arc::new(DictionaryArray::new(keys, E::dictionary_values()))
+}
+
+/// The canonical batch of `txs` (ids `t0`, `t1`, ...; amounts already in the base currency).
+pub fn batch(txs: &[Tx]) -> RecordBatch {
+    let mut optional: Vec<&str> = txs.iter().flat_map(|t| t.opt.keys().copied()).collect();
+    if txs.iter().any(|t| t.status.is_some()) {
+        optional.push(col::STATUS);
+    }
+    if txs.iter().any(|t| t.mcc.is_some()) {
+        optional.push(col::MCC);
+    }
+    if txs.iter().any(|t| t.offset.is_some()) {
+        optional.push(col::LOCAL_OFFSET_MIN);
+    }
+    if txs.iter().any(|t| t.sender_kind.is_some()) {
+        optional.extend([col::SENDER_KIND, col::RECEIVER_KIND]);
+    }
+    let schema = transactions_schema(&optional);
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| -> ArrayRef {
+            let name = f.name().as_str();
+            match name {
+                col::TXN_ID => Arc::new(StringArray::from_iter_values(
+                    (0..txs.len()).map(|i| format!("t{i}")),
+                )),
+                col::TS => Arc::new(
+                    TimestampMicrosecondArray::from_iter_values(txs.iter().map(|t| t.ts))
+                        .with_timezone("UTC"),
+                ),
+                col::SENDER_ID => Arc::new(StringArray::from_iter_values(
+                    txs.iter().map(|t| t.sender.as_str()),
+                )),
+                col::RECEIVER_ID => Arc::new(StringArray::from_iter_values(
+                    txs.iter().map(|t| t.receiver.as_str()),
+                )),
+                col::AMOUNT | col::AMOUNT_BASE => {
+                    Arc::new(Float64Array::from_iter_values(txs.iter().map(|t| t.amount)))
+                }
+                col::CURRENCY => Arc::new(StringArray::from_iter_values(txs.iter().map(|_| "USD"))),
+                col::CHANNEL => enum_array(txs.iter().map(|t| Some(t.channel)).collect()),
+                col::STATUS => enum_array(txs.iter().map(|t| t.status).collect()),
+                col::SENDER_KIND => enum_array(txs.iter().map(|t| t.sender_kind).collect()),
+                col::RECEIVER_KIND => enum_array(txs.iter().map(|t| t.receiver_kind).collect()),
+                col::MCC => Arc::new(UInt16Array::from(
+                    txs.iter().map(|t| t.mcc).collect::<Vec<_>>(),
+                )),
+                col::LOCAL_OFFSET_MIN => Arc::new(Int16Array::from(
+                    txs.iter().map(|t| t.offset).collect::<Vec<_>>(),
+                )),
+                _ => Arc::new(StringArray::from(
+                    txs.iter()
+                        .map(|t| t.opt.get(name).map(String::as_str))
+                        .collect::<Vec<_>>(),
+                )),
+            }
+        })
+        .collect();
+    RecordBatch::try_new(schema, columns).expect("test batch")
+}
+
+/// Feature rows by entity id (customers prefixed `customer:`).
+pub struct Table {
+    pub batch: RecordBatch,
+    pub as_of: i64,
+    index: BTreeMap<String, usize>,
+}
+
+impl Table {
+    pub fn value(&self, entity: &str, feature: &str) -> Option<f64> {
+        let row = *self
+            .index
+            .get(entity)
+            .unwrap_or_else(|| panic!("no entity {entity}"));
+        let c = self
+            .batch
+            .column_by_name(feature)
+            .unwrap_or_else(|| panic!("no feature {feature}"));
+        if c.is_null(row) {
+            return None;
+        }
+        Some(match c.data_type() {
+            arrow::datatypes::DataType::UInt32 => {
+                f64::from(c.as_primitive::<UInt32Type>().value(row))
+            }
+            _ => c.as_primitive::<Float64Type>().value(row),
+        })
+    }
+    /// The value, with null read as NaN.
+    pub fn get(&self, entity: &str, feature: &str) -> f64 {
+        self.value(entity, feature).unwrap_or(f64::NAN)
+    }
+    pub fn has(&self, entity: &str) -> bool {
+        self.index.contains_key(entity)
+    }
+    pub fn entities(&self) -> impl Iterator<Item = &String> {
+        self.index.keys()
+    }
+}
+
+pub fn features_with(txs: &[Tx], cfg: &FeatureConfig) -> Table {
+    let f = compute(&[batch(txs)], cfg).expect("features");
+    let ids = f.batch.column(0).as_string::<i32>();
+    let kinds = f.batch.column(1).as_string::<i32>();
+    let index = (0..f.batch.num_rows())
+        .map(|i| {
+            let id = ids.value(i);
+            let key = if kinds.value(i) == "customer" {
+                format!("customer:{id}")
+            } else {
+                id.to_owned()
+            };
+            (key, i)
+        })
+        .collect();
+    Table {
+        batch: f.batch,
+        as_of: f.as_of,
+        index,
+    }
+}
+
+pub fn features(txs: &[Tx]) -> Table {
+    features_with(txs, &FeatureConfig::default())
+}
+
+/// Background noise that touches none of the named accounts: `n` payments among `bg0..bg9`,
+/// spread over the 30 days before `as_of_hours`.
+pub fn noise(n: usize, as_of_hours: f64) -> Vec<Tx> {
+    (0..n)
+        .map(|i| {
+            let s = format!("bg{}", i % 10);
+            let r = format!("bg{}", (i * 7 + 3) % 10);
+            let r = if r == s {
+                format!("bg{}", (i + 1) % 10)
+            } else {
+                r
+            };
+            Tx::wire(
+                &s,
+                &r,
+                50.0 + i as f64,
+                as_of_hours - 1.0 - (i as f64 * 7.0) % 700.0,
+            )
+        })
+        .collect()
+}
+
+pub const D: f64 = (DAY / HOUR) as f64;

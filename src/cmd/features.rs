@@ -1,0 +1,134 @@
+//! `redflag features`: the entity feature table, for inspection.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use arrow::array::{AsArray, RecordBatch};
+use parquet::arrow::ArrowWriter;
+use redflag_features::{CATALOG, EntityFeatures, FeatureConfig, compute};
+use redflag_io::{
+    AtomicFile, DiscardRejects, IngestOptions, Ingested, RejectCsvWriter, TimestampParser, Zone,
+    expand_inputs, ingest_files,
+};
+
+use crate::cli::{FeaturesArgs, InputArgs};
+
+pub fn run(args: FeaturesArgs) -> Result<ExitCode> {
+    if args.list {
+        print_catalog()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(input), Some(out)) = (&args.input, &args.out) else {
+        bail!("give INPUT... and --out FILE, or --list");
+    };
+    let mut cfg = FeatureConfig {
+        cash_threshold: args.cash_threshold,
+        ..FeatureConfig::default()
+    };
+    if let Some(text) = &args.as_of {
+        cfg.as_of = Some(parse_as_of(text)?);
+    }
+    let ingested = load(input, args.rejected.as_deref())?;
+    let features = compute(&ingested.batches, &cfg).context("computing entity features")?;
+    write_table(out, &features.batch)?;
+    summarise(&ingested, &features, out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parses `--as-of`: RFC 3339, a naive time (UTC) or a date (end of that day is not implied:
+/// a date means 00:00 UTC).
+pub fn parse_as_of(text: &str) -> Result<i64> {
+    let zone = Zone::parse("UTC").context("the UTC zone")?;
+    TimestampParser::iso(zone)
+        .parse(text)
+        .map_err(|e| anyhow::anyhow!("--as-of {text:?}: {}", e.detail))
+}
+
+/// Reads and validates the inputs, keeping the accepted rows; rejected records go to
+/// `rejected` when given.
+pub fn load(input: &InputArgs, rejected: Option<&Path>) -> Result<Ingested> {
+    let (profile, rates) = super::load_input_config(input)?;
+    let files = expand_inputs(&input.inputs)?;
+    let opts = IngestOptions::new(profile, rates);
+    let got = match rejected {
+        Some(path) => {
+            let mut sink = RejectCsvWriter::create(path)?;
+            let got = ingest_files(&files, &opts, &mut sink)?;
+            sink.finish()?;
+            got
+        }
+        None => ingest_files(&files, &opts, &mut DiscardRejects)?,
+    };
+    if got.report.rejected > 0 {
+        eprintln!(
+            "redflag: {} of {} records rejected (see `redflag check` for reasons)",
+            got.report.rejected, got.report.rows_read
+        );
+    }
+    Ok(got)
+}
+
+/// Writes a table atomically: CSV when the name ends in `.csv`, Parquet otherwise.
+pub fn write_table(out: &Path, batch: &RecordBatch) -> Result<()> {
+    let mut file = AtomicFile::create(out)?;
+    let is_csv = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if is_csv {
+        let mut w = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut file);
+        w.write(batch)?;
+    } else {
+        let mut w = ArrowWriter::try_new(&mut file, batch.schema(), None)?;
+        w.write(batch)?;
+        w.close()?;
+    }
+    file.commit()
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
+}
+
+fn print_catalog() -> Result<()> {
+    let mut text = format!(
+        "{:<34}  {:<10}  {:<18}  {:<16}  meaning\n",
+        "feature", "unit", "window", "indicators"
+    );
+    for d in CATALOG {
+        text.push_str(&format!(
+            "{:<34}  {:<10}  {:<18}  {:<16}  {}\n",
+            d.name,
+            d.unit.as_str(),
+            d.window,
+            d.indicators,
+            d.meaning
+        ));
+    }
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn summarise(ingested: &Ingested, f: &EntityFeatures, out: &Path) {
+    let kinds = f.batch.column(1).as_string::<i32>();
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for k in kinds.iter().flatten() {
+        *counts.entry(k).or_default() += 1;
+    }
+    let as_of = chrono::DateTime::from_timestamp_micros(f.as_of)
+        .map_or_else(|| f.as_of.to_string(), |t| t.to_rfc3339());
+    println!(
+        "{} transactions -> {} entities ({}) as of {as_of}",
+        ingested.num_rows(),
+        f.batch.num_rows(),
+        counts
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("wrote {}", out.display());
+}
