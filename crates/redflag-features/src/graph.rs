@@ -109,28 +109,39 @@ fn cycles(
     cfg: &FeatureConfig,
     same_customer: &(dyn Fn(u32) -> bool + Sync),
 ) {
+    // The last time each node was paid: a cycle from `s` must close before it, so no edge at
+    // or after it can be part of one.
+    let mut last_in = vec![i64::MIN; g.out.len()];
+    for out in &g.out {
+        for e in out {
+            let t = &mut last_in[e.to as usize];
+            *t = (*t).max(e.ts);
+        }
+    }
     let found: Vec<Vec<Vec<u32>>> = (0..g.out.len())
         .into_par_iter()
         .map(|s| {
             let mut cycles = Vec::new();
+            let deadline = last_in[s];
             let mut path: Vec<(u32, u32)> = Vec::new(); // (node, row of the edge into it)
             let mut steps = 0usize;
-            for e in &g.out[s] {
+            for e in g.out[s].iter().take_while(|e| e.ts < deadline) {
                 if cycles.len() >= MAX_CYCLES_PER_START || steps >= cfg.max_cycle_steps {
                     break;
                 }
                 path.clear();
                 path.push((s as u32, NONE));
-                dfs(
+                let mut search = CycleSearch {
                     g,
-                    s as u32,
-                    *e,
-                    &mut path,
-                    &mut cycles,
-                    &mut steps,
+                    deadline,
+                    start: s as u32,
+                    path: &mut path,
+                    cycles: &mut cycles,
+                    steps: &mut steps,
                     cfg,
                     same_customer,
-                );
+                };
+                search.dfs(*e);
             }
             cycles
         })
@@ -150,43 +161,54 @@ fn cycles(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn dfs(
-    g: &Graph,
+/// One start node's depth-first search for time-respecting, decaying cycles.
+struct CycleSearch<'a, 'b> {
+    g: &'a Graph,
+    /// The start node's last payment in: every edge of a cycle comes before it.
+    deadline: i64,
     start: u32,
-    e: Edge,
-    path: &mut Vec<(u32, u32)>,
-    cycles: &mut Vec<Vec<u32>>,
-    steps: &mut usize,
-    cfg: &FeatureConfig,
-    same_customer: &(dyn Fn(u32) -> bool + Sync),
-) {
-    *steps += 1;
-    if *steps > cfg.max_cycle_steps || cycles.len() >= MAX_CYCLES_PER_START {
-        return;
-    }
-    if e.to == start {
-        if path.len() >= 2 {
-            let all_internal =
-                path[1..].iter().all(|(_, row)| same_customer(*row)) && same_customer(e.row);
-            if !all_internal {
-                cycles.push(path.iter().map(|(n, _)| *n).collect());
+    path: &'b mut Vec<(u32, u32)>,
+    cycles: &'b mut Vec<Vec<u32>>,
+    steps: &'b mut usize,
+    cfg: &'a FeatureConfig,
+    same_customer: &'a (dyn Fn(u32) -> bool + Sync),
+}
+
+impl CycleSearch<'_, '_> {
+    const MAX_HOPS: usize = 6;
+
+    fn dfs(&mut self, e: Edge) {
+        *self.steps += 1;
+        if *self.steps > self.cfg.max_cycle_steps || self.cycles.len() >= MAX_CYCLES_PER_START {
+            return;
+        }
+        if e.to == self.start {
+            if self.path.len() >= 2 {
+                let internal = self.path[1..]
+                    .iter()
+                    .all(|(_, row)| (self.same_customer)(*row))
+                    && (self.same_customer)(e.row);
+                if !internal {
+                    self.cycles
+                        .push(self.path.iter().map(|(n, _)| *n).collect());
+                }
+            }
+            return;
+        }
+        if self.path.len() >= Self::MAX_HOPS || self.path.iter().any(|(n, _)| *n == e.to) {
+            return;
+        }
+        self.path.push((e.to, e.row));
+        let (g, deadline) = (self.g, self.deadline);
+        let next = &g.out[e.to as usize];
+        let from = next.partition_point(|x| x.ts <= e.ts);
+        for x in next[from..].iter().take_while(|x| x.ts <= deadline) {
+            if x.amount >= 0.5 * e.amount && x.amount <= e.amount {
+                self.dfs(*x);
             }
         }
-        return;
+        self.path.pop();
     }
-    if path.len() >= 6 || path.iter().any(|(n, _)| *n == e.to) {
-        return;
-    }
-    path.push((e.to, e.row));
-    let next = &g.out[e.to as usize];
-    let from = next.partition_point(|x| x.ts <= e.ts);
-    for x in &next[from..] {
-        if x.amount >= 0.5 * e.amount && x.amount <= e.amount {
-            dfs(g, start, *x, path, cycles, steps, cfg, same_customer);
-        }
-    }
-    path.pop();
 }
 
 /// GR-3: A -> {m1..mk} -> B, k >= 3 inside 14 days, each mi thin and forwarding >= 80% of what

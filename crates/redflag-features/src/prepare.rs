@@ -26,7 +26,7 @@ pub(crate) mod flag {
 }
 
 /// One transaction, reduced to what the kernels read (48 bytes).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Row {
     pub ts: i64,
     /// `amount_base`.
@@ -264,10 +264,20 @@ pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Tx
         starts.push(total);
         total += b.num_rows();
     }
-    let rows: Vec<Vec<Row>> = batches
+    // One allocation, each batch filling its own part in place (no per-batch vectors to copy).
+    let mut rows = vec![Row::default(); total];
+    let mut parts = Vec::with_capacity(batches.len());
+    let mut rest = rows.as_mut_slice();
+    for b in batches {
+        let (head, tail) = rest.split_at_mut(b.num_rows());
+        parts.push(head);
+        rest = tail;
+    }
+    batches
         .par_iter()
         .zip(starts.par_iter())
-        .map(|(b, &start)| {
+        .zip(parts.into_par_iter())
+        .try_for_each(|((b, &start), part)| {
             batch_rows(
                 b,
                 start,
@@ -277,10 +287,9 @@ pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Tx
                 &receiver,
                 [&city, &region, &location, &merchant],
                 &kind_of,
+                part,
             )
-        })
-        .collect::<Result<_>>()?;
-    let rows: Vec<Row> = rows.concat();
+        })?;
     let as_of = cfg
         .as_of
         .unwrap_or_else(|| rows.iter().map(|r| r.ts).max().unwrap_or(0));
@@ -312,7 +321,8 @@ fn batch_rows(
     receiver: &[u32],
     [city, region, location, merchant]: [&Option<Vec<u32>>; 4],
     kind_of: &[AtomicU8],
-) -> Result<Vec<Row>> {
+    out: &mut [Row],
+) -> Result<()> {
     let n = b.num_rows();
     let ts = column(b, col::TS)?
         .as_primitive_opt::<TimestampMicrosecondType>()
@@ -350,8 +360,7 @@ fn batch_rows(
         }
     };
 
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
+    for (i, slot) in out.iter_mut().enumerate().take(n) {
         let ch_key = channel.keys().value(i);
         let ch = Channel::ALL
             .get(ch_key as usize)
@@ -426,7 +435,7 @@ fn batch_rows(
             .filter(|c| *c < 10_000)
             .map_or((0, 0), |c| (mcc_table.flags[c], mcc_table.sustenance[c]));
         let m = get(merchant, i);
-        out.push(Row {
+        *slot = Row {
             ts: t,
             amount: amount_base.value(i),
             sender: s,
@@ -444,9 +453,9 @@ fn batch_rows(
             } else {
                 sustenance
             },
-        });
+        };
     }
-    Ok(out)
+    Ok(())
 }
 
 fn float<'a>(a: &'a ArrayRef, name: &'static str) -> Result<&'a Float64Array> {
