@@ -8,3 +8,4 @@ mod features_cli;
 mod ingest_formats;
 mod ingest_matrix;
 mod model_cli;
+mod rule_cases;
