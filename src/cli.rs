@@ -32,6 +32,9 @@ pub enum Command {
     /// `--list` prints every feature column with its window, unit, the indicators that use it
     /// and what it means.
     Features(FeaturesArgs),
+    /// Rule packs: list the rules, check a pack file, explain one rule.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Mapping profiles: how a source layout maps onto the canonical schema.
     #[command(subcommand)]
     Mapping(MappingCommand),
@@ -94,6 +97,34 @@ pub enum ModelCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules of a pack: id, name, group, severity, weight, sources.
+    List {
+        /// The pack file (default: the built-in trafficking pack, models/rules/trafficking.toml).
+        #[arg(long, value_name = "FILE")]
+        pack: Option<PathBuf>,
+        /// One JSON object per line instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a pack file: TOML layout, ids, groups, weights, sources, and every `when`,
+    /// `escalate_when` and reason template against the feature columns. Exit status 0 when
+    /// valid, 2 with every error listed otherwise.
+    Check {
+        /// The pack file.
+        file: PathBuf,
+    },
+    /// Show one rule in full: condition, thresholds, reason, role hint, sources.
+    Explain {
+        /// Rule id, e.g. SE-1.
+        id: String,
+        /// The pack file (default: the built-in pack).
+        #[arg(long, value_name = "FILE")]
+        pack: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Read + validate INPUT into the accepted table, as `redflag run` does, and print one JSON
     /// line: rows, seconds, rows/s, the Arrow size of the accepted table and the peak resident
@@ -102,8 +133,9 @@ pub enum BenchCommand {
         #[command(flatten)]
         input: InputArgs,
     },
-    /// Read + validate INPUT, then compute the entity feature table (graph pass included), and
-    /// print one JSON line: rows, entities, seconds per stage, and peak resident memory.
+    /// Read + validate INPUT, compute the entity feature table (graph pass included), run the
+    /// built-in rule pack over it, and print one JSON line: rows, entities, seconds per stage,
+    /// rule hits and alerts, and peak resident memory.
     Features {
         #[command(flatten)]
         input: InputArgs,

@@ -9,3 +9,4 @@ mod ingest_formats;
 mod ingest_matrix;
 mod model_cli;
 mod rule_cases;
+mod rules_cli;

@@ -43,9 +43,22 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             let clock = Instant::now();
             let f = redflag_features::compute(&got.batches, &FeatureConfig::default())?;
             let features = clock.elapsed().as_secs_f64();
+            let clock = Instant::now();
+            let engine = super::rules::engine(None)?;
+            let compile = clock.elapsed().as_secs_f64();
+            let clock = Instant::now();
+            let ev = engine.evaluate(&f.batch)?;
+            let rules = clock.elapsed().as_secs_f64();
             let t = &f.timings;
+            let mut by_rule: std::collections::BTreeMap<&str, usize> = Default::default();
+            for h in &ev.hits {
+                *by_rule
+                    .entry(engine.rules()[h.rule].rule.id.as_str())
+                    .or_default() += 1;
+            }
             let line = json!({
                 "stage": "features",
+                "hits_by_rule": by_rule,
                 "threads": rayon::current_num_threads(),
                 "rows": got.num_rows(),
                 "entities": f.batch.num_rows(),
@@ -58,6 +71,11 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
                 "entity": t.entity,
                 "graph": t.graph,
                 "finish": t.finish,
+                "rules_compile_seconds": compile,
+                "rules_seconds": rules,
+                "rules": engine.rules().len(),
+                "rule_hits": ev.hits.len(),
+                "alerted": ev.alerted.iter().filter(|a| **a).count(),
                 "peak_rss_bytes": peak_rss_bytes(),
             });
             println!("{line}");

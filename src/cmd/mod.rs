@@ -5,6 +5,7 @@ mod check;
 mod features;
 mod mapping;
 mod model;
+mod rules;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Features(args) => features::run(args),
+        Command::Rules(cmd) => rules::run(cmd),
         Command::Mapping(cmd) => mapping::run(cmd),
         Command::Model(cmd) => model::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
