@@ -157,12 +157,29 @@ pub struct FeaturesArgs {
     /// transaction time in the input.
     #[arg(long, value_name = "TS")]
     pub as_of: Option<String>,
-    /// Cash-reporting threshold T in the base currency (structuring and funnel features).
-    #[arg(long, value_name = "AMOUNT", default_value_t = 10_000.0)]
-    pub cash_threshold: f64,
+    #[command(flatten)]
+    pub reference: ReferenceArgs,
     /// Write rejected input records to this CSV file (as `redflag check --rejected`).
     #[arg(long, value_name = "FILE")]
     pub rejected: Option<PathBuf>,
+}
+
+/// Reference lists and thresholds.
+#[derive(Debug, Args)]
+pub struct ReferenceArgs {
+    /// Directory of reference lists (mcc_groups.toml, thresholds.toml, adsites.csv,
+    /// short_term_rental.csv, payroll_processors.csv, corridors.csv); a file it lacks is taken
+    /// from the built-in set in models/reference/. Rows past their review date are ignored with
+    /// a warning.
+    #[arg(long, value_name = "DIR")]
+    pub reference_dir: Option<PathBuf>,
+    /// Jurisdiction whose cash-reporting threshold applies (a key of thresholds.toml).
+    #[arg(long, value_name = "CODE", default_value = "US")]
+    pub jurisdiction: String,
+    /// Cash-reporting threshold T in the base currency, instead of the jurisdiction's (needed
+    /// when the base currency is not the threshold's currency).
+    #[arg(long, value_name = "AMOUNT")]
+    pub cash_threshold: Option<f64>,
 }
 
 /// Options shared by every command that reads transactions.

@@ -111,3 +111,59 @@ fn as_of_moves_the_windows_and_bad_values_are_refused() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--as-of \"yesterday\""));
 }
+
+#[test]
+fn threshold_comes_from_the_jurisdiction_in_its_own_currency() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("f.parquet").display().to_string();
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&str> = Vec::new();
+        let rates = sample("rates.csv");
+        let input = sample("transactions.csv");
+        args.extend([
+            "features",
+            input.as_str(),
+            "--rates",
+            rates.as_str(),
+            "--out",
+            out_path.as_str(),
+        ]);
+        args.extend(extra);
+        redflag(&args)
+    };
+    let out = run(&["--jurisdiction", "CA"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the CA threshold is in CAD but amounts are in USD"),
+        "{err}"
+    );
+    assert!(
+        run(&["--jurisdiction", "CA", "--cash-threshold", "7500"])
+            .status
+            .success()
+    );
+    let out = run(&["--jurisdiction", "XX"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no reporting threshold for jurisdiction XX")
+    );
+
+    // A reference directory replaces the files it has; an expired row is a warning.
+    let refs = dir.path().join("refs");
+    std::fs::create_dir(&refs).expect("mkdir");
+    std::fs::write(
+        refs.join("adsites.csv"),
+        "# version: 9\n# reviewer: test\npattern,kind,country,category,status,source,added_on,review_by\nold-ads,name,,adult,closed,test,2020-01-01,2021-01-01\n",
+    )
+    .expect("write");
+    let out = run(&["--reference-dir", &refs.display().to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("warning: adsites.csv line 4: `old-ads` is past its review date")
+    );
+}

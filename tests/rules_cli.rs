@@ -122,3 +122,13 @@ fn check_lists_every_problem_at_once() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pack.toml"));
 }
+
+#[test]
+fn a_country_list_cannot_fire_a_rule() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("pack.toml");
+    std::fs::write(&path, pack_with("corridor_out_share_30d >= 0.5")).expect("write");
+    let out = redflag(&["rules", "check", &path.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("may only raise severity"));
+}

@@ -12,8 +12,9 @@ use redflag_io::{
     AtomicFile, DiscardRejects, IngestOptions, Ingested, RejectCsvWriter, TimestampParser, Zone,
     expand_inputs, ingest_files,
 };
+use redflag_rules::Reference;
 
-use crate::cli::{FeaturesArgs, InputArgs};
+use crate::cli::{FeaturesArgs, InputArgs, ReferenceArgs};
 
 pub fn run(args: FeaturesArgs) -> Result<ExitCode> {
     if args.list {
@@ -23,10 +24,7 @@ pub fn run(args: FeaturesArgs) -> Result<ExitCode> {
     let (Some(input), Some(out)) = (&args.input, &args.out) else {
         bail!("give INPUT... and --out FILE, or --list");
     };
-    let mut cfg = FeatureConfig {
-        cash_threshold: args.cash_threshold,
-        ..FeatureConfig::default()
-    };
+    let mut cfg = feature_config(&args.reference, &input.base_currency)?;
     if let Some(text) = &args.as_of {
         cfg.as_of = Some(parse_as_of(text)?);
     }
@@ -35,6 +33,29 @@ pub fn run(args: FeaturesArgs) -> Result<ExitCode> {
     write_table(out, &features.batch)?;
     summarise(&ingested, &features, out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The feature settings the reference lists give, with `--cash-threshold` applied.
+pub fn feature_config(args: &ReferenceArgs, base_currency: &str) -> Result<FeatureConfig> {
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let reference = match &args.reference_dir {
+        Some(dir) => Reference::from_dir(dir, &today),
+        None => Reference::builtin(&today),
+    }
+    .map_err(|errors| anyhow::anyhow!("reference lists: {}", errors.join("\n  ")))?;
+    for w in &reference.warnings {
+        eprintln!("redflag: warning: {w}");
+    }
+    let mut cfg = FeatureConfig::default();
+    reference
+        .apply(
+            &mut cfg,
+            &args.jurisdiction,
+            base_currency,
+            args.cash_threshold,
+        )
+        .map_err(|e| anyhow::anyhow!("{e} (--cash-threshold)"))?;
+    Ok(cfg)
 }
 
 /// Parses `--as-of`: RFC 3339, a naive time (UTC) or a date (end of that day is not implied:

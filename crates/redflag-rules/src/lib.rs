@@ -33,6 +33,7 @@
 //! ```
 
 mod pack;
+pub mod reference;
 pub mod when;
 
 use std::sync::Arc;
@@ -44,7 +45,12 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 
 pub use pack::{GROUPS, PackError, PackInfo, Policy, RoleHint, Rule, RulePack, Severity};
+pub use reference::Reference;
 pub use when::{Threshold, When, WhenError};
+
+/// Features derived from country lists: they may raise a rule's severity (`escalate_when`) but
+/// never make it fire (`docs/INDICATORS.md` §3, §4).
+pub const COUNTRY_FEATURES: &[&str] = &["corridor_out_share_30d"];
 
 /// Errors while evaluating a pack.
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +186,17 @@ impl RuleEngine {
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
+                ));
+            }
+            if let Ok((w, _)) = &when
+                && let Some(c) = w
+                    .columns
+                    .iter()
+                    .find(|c| COUNTRY_FEATURES.contains(&c.as_str()))
+            {
+                errors.push(err(
+                    "when",
+                    format!("`{c}` comes from a country list, which may only raise severity: use it in escalate_when"),
                 ));
             }
             match (when, escalate) {
