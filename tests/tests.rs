@@ -10,3 +10,4 @@ mod ingest_matrix;
 mod model_cli;
 mod rule_cases;
 mod rules_cli;
+mod run_cli;

@@ -6,6 +6,7 @@ mod features;
 mod mapping;
 mod model;
 mod rules;
+mod run;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             .context("setting up the thread pool")?;
     }
     match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
         Command::Features(args) => features::run(args),
         Command::Rules(cmd) => rules::run(cmd),

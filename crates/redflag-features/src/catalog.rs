@@ -153,7 +153,7 @@ catalog! {
     SustenanceSpend30 = "sustenance_spend_30d", Amount, "30d", "SE-3", "Spend in those categories.";
     SustenanceRatio30 = "sustenance_baseline_ratio_30d", Ratio, "30d vs 180d before", "SE-3", "That spend over the entity's own mean 30-day spend in them before the window; null with under 60 days of baseline or none spent.";
     AdultAfterHours30 = "adult_venue_after_hours_30d", Count, "30d", "SE-4", "Card payments at adult-service-type venues (7297, 7298, 7230, 7273, 5813) outside 09:00-21:00 local.";
-    AfterHoursReceipts30 = "after_hours_receipt_share_30d", Share, "30d", "SE-4, LE-6", "For a receiver of >= 20 card payments: share outside 09:00-21:00 local.";
+    AfterHoursReceipts30 = "after_hours_receipt_share_30d", Share, "30d", "SE-4, LE-6", "For a receiver of >= 20 card payments at adult-service-type MCCs (7297, 7298, 7230, 7273, 5813): share outside 09:00-21:00 local.";
     GeoCities30 = "geo_cities_30d", Count, "30d", "SE-8", "Distinct cities of card-present and cash movements.";
     GeoRegions30 = "geo_regions_30d", Count, "30d", "SE-8", "Distinct regions of card-present and cash movements.";
     CityChangesWeek30 = "city_changes_per_week_30d", Ratio, "30d", "SE-8", "Changes of city between consecutive located movements, per week.";

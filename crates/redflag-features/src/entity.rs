@@ -282,7 +282,9 @@ pub(crate) fn compute(
         let ch = r.channel();
         let c = cp(l);
         let inc = is_in(l);
-        if c != NONE && wants_graph {
+        // The graph is of transfers between parties: card purchases at merchants are not
+        // edges (customers of the same shops would otherwise form dense blocks).
+        if c != NONE && wants_graph && !is_card(r.channel()) {
             if !inc {
                 s.edges.push(Edge {
                     ts: r.ts,
@@ -338,7 +340,7 @@ pub(crate) fn compute(
                     remit_senders.push(c);
                 }
             }
-            if is_card(ch) {
+            if is_card(ch) && r.mcc(mcc_bit::ADULT_VENUE) {
                 card_receipts += 1;
                 if !r.in_business_hours() {
                     card_receipts_out += 1;

@@ -278,14 +278,21 @@ fn after_hours_receipts_use_local_time() {
         // At UTC+9, 03:00 and 15:00 UTC are 12:00 and 00:00 local: half inside.
         let t = 30.0 * D + i as f64 * 12.0 + 3.0;
         txs.push(
-            Tx::new(&format!("guest{i}"), "cafe", 8.0, Channel::CardPresent, t)
+            Tx::new(&format!("guest{i}"), "bar", 8.0, Channel::CardPresent, t)
+                .mcc(5813)
+                .offset(540),
+        );
+        // A fast-food place open all night is not an adult-service-type venue.
+        txs.push(
+            Tx::new(&format!("eater{i}"), "diner", 8.0, Channel::CardPresent, t)
                 .mcc(5814)
                 .offset(540),
         );
     }
     let f = features(&with_noise(txs));
     assert_eq!(f.get("spa", "after_hours_receipt_share_30d"), 1.0);
-    assert_eq!(f.get("cafe", "after_hours_receipt_share_30d"), 0.5);
+    assert_eq!(f.get("bar", "after_hours_receipt_share_30d"), 0.5);
+    assert!(f.value("diner", "after_hours_receipt_share_30d").is_none());
     assert_eq!(f.get("client3", "adult_venue_after_hours_30d"), 1.0);
     assert!(
         f.value("clock-b", "after_hours_receipt_share_30d")

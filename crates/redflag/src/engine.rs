@@ -1,0 +1,791 @@
+//! The run: ingest, features, rules, isolation forest, scoring, ranking, cases.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, TimestampMicrosecondType, UInt32Type};
+use ndarray::Array2;
+use rayon::prelude::*;
+use redflag_features::{CATALOG, DAY, FeatureConfig};
+use redflag_iforest::{IsolationForest, IsolationForestParams};
+use redflag_io::{
+    DiscardRejects, IngestOptions, IngestReport, MappingProfile, RateTable, RejectCsvWriter, ingest,
+};
+use redflag_rules::{Reference, RuleEngine, RulePack, Severity};
+use redflag_schema::columns as col;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::alert::{ALERT_FORMAT_VERSION, Alert, Reason, ReasonValue, TopFeature, Versions};
+use crate::{Error, Result};
+
+/// Weight of a fired rule's severity in the rule score.
+fn severity_factor(s: Severity) -> f64 {
+    match s {
+        Severity::Low => 0.5,
+        Severity::Medium => 0.75,
+        Severity::High => 1.0,
+    }
+}
+
+/// The rule score: a noisy-OR of the fired rules, 1 − Π (1 − weightᵢ · fᵢ), where fᵢ is 0.5,
+/// 0.75 or 1 for a low, medium or high severity (after escalation).
+pub fn rule_score(fired: impl IntoIterator<Item = (f64, Severity)>) -> f64 {
+    1.0 - fired
+        .into_iter()
+        .map(|(w, s)| 1.0 - w * severity_factor(s))
+        .product::<f64>()
+}
+
+/// Combined risk in [0, 1]: 1 − (1 − rule_score) · (1 − 0.4 · a), where a rises linearly from 0
+/// at the 90th anomaly percentile to 1 at the 100th. Only the top decile of anomalies adds to
+/// the rules, by at most 0.4.
+pub fn risk(rule_score: f64, anomaly_percentile: f64) -> f64 {
+    let a = ((anomaly_percentile - 90.0) / 10.0).clamp(0.0, 1.0);
+    1.0 - (1.0 - rule_score) * (1.0 - 0.4 * a)
+}
+
+/// Anomaly percentile from which the forest alone makes an alert (labelled `anomaly_only`).
+const ANOMALY_ONLY_PERCENTILE: f64 = 99.5;
+/// Evidence transactions per alert.
+const EVIDENCE: usize = 20;
+
+/// Builds and runs one job. Every setting has a default; only the inputs are required.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    inputs: Vec<String>,
+    mapping: String,
+    rates: Option<PathBuf>,
+    base_currency: String,
+    pack: Option<PathBuf>,
+    reference_dir: Option<PathBuf>,
+    jurisdiction: String,
+    cash_threshold: Option<f64>,
+    model: Option<PathBuf>,
+    as_of: Option<i64>,
+    budget: Option<usize>,
+    seed: u64,
+    out_dir: Option<PathBuf>,
+    today: Option<String>,
+}
+
+/// One scored entity (`scores.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntityScore {
+    /// Entity id.
+    pub entity_id: String,
+    /// Entity kind.
+    pub entity_kind: String,
+    /// Combined risk.
+    pub risk: f64,
+    /// Rule score.
+    pub rule_score: f64,
+    /// Anomaly score.
+    pub anomaly_score: f64,
+    /// 1 = highest risk.
+    pub rank: usize,
+}
+
+/// Wall-clock seconds per stage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StageTimings {
+    /// Read and validate.
+    pub ingest: f64,
+    /// Entity features and graph pass.
+    pub features: f64,
+    /// Rule pack.
+    pub rules: f64,
+    /// Isolation forest fit (or load) and score.
+    pub model: f64,
+    /// Scoring, ranking, cases, evidence.
+    pub alerts: f64,
+}
+
+/// The audit record of a run (`manifest.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// redflag's version.
+    pub tool_version: String,
+    /// Alert record format.
+    pub alert_format: u32,
+    /// Inputs: path, size, SHA-256 and counts.
+    pub inputs: Vec<ManifestInput>,
+    /// Records read, accepted and rejected, and rejects per reason.
+    pub ingest: IngestReport,
+    /// Settings.
+    pub config: BTreeMap<String, String>,
+    /// Rule pack name, version and SHA-256.
+    pub rule_pack: BTreeMap<String, String>,
+    /// Reference lists: file -> version and SHA-256.
+    pub reference: BTreeMap<String, String>,
+    /// The isolation forest: how it was obtained, its training-data hash.
+    pub model: BTreeMap<String, String>,
+    /// Seed of the isolation forest.
+    pub seed: u64,
+    /// End of every window (RFC 3339).
+    pub as_of: String,
+    /// Entities scored.
+    pub entities: usize,
+    /// Alerts in the queue.
+    pub alerts: usize,
+    /// Stage timings (seconds).
+    pub timings: StageTimings,
+}
+
+/// One input file in the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManifestInput {
+    /// Path as given.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the file.
+    pub sha256: String,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct AlertSet {
+    /// The alert queue, ranked.
+    pub alerts: Vec<Alert>,
+    /// Every entity scored, ranked.
+    pub scores: Vec<EntityScore>,
+    /// The audit record.
+    pub manifest: Manifest,
+}
+
+impl Engine {
+    /// A job over these inputs (files, directories or globs).
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(inputs: I) -> Engine {
+        Engine {
+            inputs: inputs.into_iter().map(Into::into).collect(),
+            mapping: "canonical".into(),
+            rates: None,
+            base_currency: "USD".into(),
+            pack: None,
+            reference_dir: None,
+            jurisdiction: "US".into(),
+            cash_threshold: None,
+            model: None,
+            as_of: None,
+            budget: None,
+            seed: 0,
+            out_dir: None,
+            today: None,
+        }
+    }
+
+    /// Mapping profile: a built-in name or a TOML file (default `canonical`).
+    pub fn mapping(mut self, name_or_path: impl Into<String>) -> Engine {
+        self.mapping = name_or_path.into();
+        self
+    }
+    /// FX rates file for `amount_base`.
+    pub fn rates_file(mut self, path: impl Into<PathBuf>) -> Engine {
+        self.rates = Some(path.into());
+        self
+    }
+    /// Base currency (default USD).
+    pub fn base_currency(mut self, code: impl Into<String>) -> Engine {
+        self.base_currency = code.into();
+        self
+    }
+    /// Rule pack file (default: the built-in trafficking pack).
+    pub fn rule_pack(mut self, path: impl Into<PathBuf>) -> Engine {
+        self.pack = Some(path.into());
+        self
+    }
+    /// Reference-list directory (default: the built-in lists).
+    pub fn reference_dir(mut self, path: impl Into<PathBuf>) -> Engine {
+        self.reference_dir = Some(path.into());
+        self
+    }
+    /// Jurisdiction of the cash-reporting threshold (default US).
+    pub fn jurisdiction(mut self, code: impl Into<String>) -> Engine {
+        self.jurisdiction = code.into();
+        self
+    }
+    /// Cash-reporting threshold in the base currency, instead of the jurisdiction's.
+    pub fn cash_threshold(mut self, amount: f64) -> Engine {
+        self.cash_threshold = Some(amount);
+        self
+    }
+    /// Isolation-forest model file (default: fit on this batch).
+    pub fn model_file(mut self, path: impl Into<PathBuf>) -> Engine {
+        self.model = Some(path.into());
+        self
+    }
+    /// End of every window, UTC microseconds (default: the latest transaction).
+    pub fn as_of(mut self, micros: i64) -> Engine {
+        self.as_of = Some(micros);
+        self
+    }
+    /// Keep only the top `k` alerts.
+    pub fn budget(mut self, k: usize) -> Engine {
+        self.budget = Some(k);
+        self
+    }
+    /// Seed of the isolation forest (default 0).
+    pub fn seed(mut self, seed: u64) -> Engine {
+        self.seed = seed;
+        self
+    }
+    /// Stream rejected records to `DIR/rejected.csv` during the run (written atomically).
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Engine {
+        self.out_dir = Some(dir.into());
+        self
+    }
+    /// The date (YYYY-MM-DD) against which reference rows expire (default: today, UTC).
+    pub fn today(mut self, date: impl Into<String>) -> Engine {
+        self.today = Some(date.into());
+        self
+    }
+
+    /// Runs the job.
+    pub fn run(&self) -> Result<AlertSet> {
+        let mut timings = StageTimings::default();
+        let today = self
+            .today
+            .clone()
+            .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
+        let pack = match &self.pack {
+            Some(p) => RulePack::from_file(p),
+            None => Ok(RulePack::builtin()),
+        };
+        let engine = pack.and_then(RuleEngine::new).map_err(|errors| {
+            Error::Config(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
+        let reference = match &self.reference_dir {
+            Some(d) => Reference::from_dir(d, &today),
+            None => Reference::builtin(&today),
+        }
+        .map_err(|e| Error::Config(format!("reference lists: {}", e.join("\n"))))?;
+        let mut cfg = FeatureConfig {
+            as_of: self.as_of,
+            ..FeatureConfig::default()
+        };
+        reference
+            .apply(
+                &mut cfg,
+                &self.jurisdiction,
+                &self.base_currency,
+                self.cash_threshold,
+            )
+            .map_err(Error::Config)?;
+        let model = match &self.model {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?;
+                Some(IsolationForest::from_json(&text)?)
+            }
+            None => None,
+        };
+
+        // Ingest.
+        let clock = Instant::now();
+        let profile = MappingProfile::resolve(&self.mapping)?;
+        let rates = match &self.rates {
+            Some(p) => RateTable::from_file(p, &self.base_currency)?,
+            None => RateTable::base_only(&self.base_currency)?,
+        };
+        let opts = IngestOptions::new(profile, rates);
+        let ingested = match &self.out_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+                let mut sink = RejectCsvWriter::create(&dir.join("rejected.csv"))?;
+                let got = ingest(&self.inputs, &opts, &mut sink)?;
+                sink.finish()?;
+                got
+            }
+            None => ingest(&self.inputs, &opts, &mut DiscardRejects)?,
+        };
+        if let Some(f) = ingested.report.failed_files().next() {
+            return Err(Error::Config(
+                f.error
+                    .clone()
+                    .unwrap_or_else(|| format!("{}: unusable", f.path.display())),
+            ));
+        }
+        timings.ingest = clock.elapsed().as_secs_f64();
+
+        // Features, rules.
+        let clock = Instant::now();
+        let features = redflag_features::compute(&ingested.batches, &cfg)?;
+        timings.features = clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
+        let table = &features.batch;
+        let ev = engine.evaluate(table)?;
+        timings.rules = clock.elapsed().as_secs_f64();
+
+        // Isolation forest over the numeric features.
+        let clock = Instant::now();
+        let names: Vec<String> = CATALOG.iter().map(|d| d.name.to_owned()).collect();
+        let x = matrix(table, &names);
+        let forest = match model {
+            Some(m) => {
+                m.check_features(&names)?;
+                m
+            }
+            None => {
+                let params = IsolationForestParams::new()
+                    .n_trees(100)
+                    .sample_size(256)
+                    .seed(self.seed);
+                let params = linfa_check(params)?;
+                IsolationForest::fit_named(&params, x.view(), names.clone())?
+            }
+        };
+        let scores = forest.score(x.view())?;
+        let percentiles: Vec<f64> = scores.iter().map(|&s| forest.percentile(s)).collect();
+        timings.model = clock.elapsed().as_secs_f64();
+
+        // Scores, alerts, cases, evidence.
+        let clock = Instant::now();
+        let ids = table.column(0).as_string::<i32>();
+        let kinds = table.column(1).as_string::<i32>();
+        let n = table.num_rows();
+        let rule_scores: Vec<f64> = (0..n)
+            .map(|row| {
+                rule_score(
+                    ev.hits_of(row)
+                        .iter()
+                        .map(|h| (engine.rules()[h.rule].rule.weight, h.severity)),
+                )
+            })
+            .collect();
+        let risks: Vec<f64> = (0..n)
+            .map(|r| risk(rule_scores[r], percentiles[r]))
+            .collect();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| {
+            risks[b]
+                .total_cmp(&risks[a])
+                .then_with(|| kinds.value(a).cmp(kinds.value(b)))
+                .then_with(|| ids.value(a).cmp(ids.value(b)))
+        });
+        let entity_scores: Vec<EntityScore> = order
+            .iter()
+            .enumerate()
+            .map(|(k, &r)| EntityScore {
+                entity_id: ids.value(r).to_owned(),
+                entity_kind: kinds.value(r).to_owned(),
+                risk: risks[r],
+                rule_score: rule_scores[r],
+                anomaly_score: scores[r],
+                rank: k + 1,
+            })
+            .collect();
+        let alerted: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&r| ev.alerted[r] || percentiles[r] >= ANOMALY_ONLY_PERCENTILE)
+            .take(self.budget.unwrap_or(usize::MAX))
+            .collect();
+        let versions = Versions {
+            alert_format: ALERT_FORMAT_VERSION,
+            tool: env!("CARGO_PKG_VERSION").to_owned(),
+            rule_pack: format!("{} {}", engine.pack().pack.name, engine.pack().pack.version),
+            rule_pack_sha256: engine.pack().sha256.clone(),
+            model: match &self.model {
+                Some(p) => format!("{} (training data {})", p.display(), forest.training_hash()),
+                None => format!(
+                    "isolation forest fitted on this batch, seed {} (training data {})",
+                    self.seed,
+                    forest.training_hash()
+                ),
+            },
+            reference: reference
+                .versions
+                .iter()
+                .map(|(k, (v, h))| (k.clone(), format!("{v} {h}")))
+                .collect(),
+        };
+        let keys: Vec<(String, String)> = alerted
+            .iter()
+            .map(|&r| (kinds.value(r).to_owned(), ids.value(r).to_owned()))
+            .collect();
+        let links = Links::collect(&ingested.batches, &keys, features.as_of);
+        let attributions = {
+            let rows: Vec<usize> = alerted.clone();
+            let sub = x.select(ndarray::Axis(0), &rows);
+            forest.attributions(sub.view())?
+        };
+        let mut alerts: Vec<Alert> = alerted
+            .iter()
+            .enumerate()
+            .map(|(k, &r)| {
+                let hits = ev.hits_of(r);
+                let mut reasons: Vec<Reason> = hits
+                    .iter()
+                    .map(|h| {
+                        let rule = &engine.rules()[h.rule].rule;
+                        Reason {
+                            code: rule.name.clone(),
+                            rule_id: rule.id.clone(),
+                            group: rule.group.clone(),
+                            severity: h.severity.as_str().to_owned(),
+                            text: h.reason.clone(),
+                            values: h
+                                .values
+                                .iter()
+                                .map(|(f, v, t)| ReasonValue {
+                                    feature: f.clone(),
+                                    value: *v,
+                                    op: t.op.clone(),
+                                    threshold: t.value,
+                                })
+                                .collect(),
+                            sources: rule.sources.clone(),
+                        }
+                    })
+                    .collect();
+                reasons.sort_by(|a, b| {
+                    let w = |x: &Reason| {
+                        engine
+                            .rules()
+                            .iter()
+                            .find(|c| c.rule.id == x.rule_id)
+                            .map_or(0.0, |c| c.rule.weight)
+                    };
+                    b.severity_rank()
+                        .cmp(&a.severity_rank())
+                        .then(w(b).total_cmp(&w(a)))
+                        .then(a.rule_id.cmp(&b.rule_id))
+                });
+                let mut typologies: Vec<String> = hits
+                    .iter()
+                    .map(|h| engine.rules()[h.rule].rule.typology.clone())
+                    .collect();
+                typologies.dedup();
+                let roles: Vec<&str> = hits
+                    .iter()
+                    .filter_map(|h| engine.rules()[h.rule].rule.role_hint.map(|r| r.as_str()))
+                    .collect();
+                let role_hint = if roles.contains(&"possible_controller") {
+                    "possible_controller"
+                } else if roles.contains(&"possible_victim") {
+                    "possible_victim"
+                } else {
+                    "unknown"
+                };
+                let mut top: Vec<TopFeature> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(j, name)| TopFeature {
+                        name: name.clone(),
+                        value: x[(r, j)],
+                        contribution: attributions[(k, j)],
+                    })
+                    .filter(|t| t.contribution > 0.0)
+                    .collect();
+                top.sort_by(|a, b| {
+                    b.contribution
+                        .total_cmp(&a.contribution)
+                        .then(a.name.cmp(&b.name))
+                });
+                top.truncate(5);
+                let key = &keys[k];
+                Alert {
+                    alert_id: alert_id(&key.0, &key.1, features.as_of, &engine.pack().sha256),
+                    rank: k + 1,
+                    entity_id: key.1.clone(),
+                    entity_kind: key.0.clone(),
+                    risk: round6(risks[r]),
+                    rule_score: round6(rule_scores[r]),
+                    anomaly_score: round6(scores[r]),
+                    anomaly_percentile: round6(percentiles[r]),
+                    anomaly_only: !ev.alerted[r],
+                    typologies,
+                    reasons,
+                    top_features: top
+                        .into_iter()
+                        .map(|t| TopFeature {
+                            value: round6(t.value),
+                            contribution: round6(t.contribution),
+                            ..t
+                        })
+                        .collect(),
+                    evidence_txn_ids: links.evidence[k].clone(),
+                    role_hint: role_hint.to_owned(),
+                    case_id: String::new(),
+                    versions: versions.clone(),
+                }
+            })
+            .collect();
+        // Cases: the best-ranked alert's id names every alert linked to it by transactions.
+        for k in 0..alerts.len() {
+            let root = links.case_root(k);
+            alerts[k].case_id = alerts[root].alert_id.clone();
+        }
+        timings.alerts = clock.elapsed().as_secs_f64();
+
+        let inputs = redflag_io::expand_inputs(&self.inputs)?
+            .par_iter()
+            .map(|(p, _)| file_entry(p))
+            .collect::<Result<Vec<_>>>()?;
+        let config = BTreeMap::from([
+            ("mapping".to_owned(), self.mapping.clone()),
+            ("base_currency".to_owned(), self.base_currency.clone()),
+            (
+                "rates".to_owned(),
+                self.rates
+                    .as_ref()
+                    .map_or("none".into(), |p| p.display().to_string()),
+            ),
+            ("jurisdiction".to_owned(), self.jurisdiction.clone()),
+            ("cash_threshold".to_owned(), cfg.cash_threshold.to_string()),
+            (
+                "budget".to_owned(),
+                self.budget.map_or("none".into(), |b| b.to_string()),
+            ),
+            (
+                "reference_dir".to_owned(),
+                self.reference_dir
+                    .as_ref()
+                    .map_or("built-in".into(), |p| p.display().to_string()),
+            ),
+        ]);
+        let manifest = Manifest {
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            alert_format: ALERT_FORMAT_VERSION,
+            inputs,
+            ingest: ingested.report.clone(),
+            config,
+            rule_pack: BTreeMap::from([
+                ("name".to_owned(), engine.pack().pack.name.clone()),
+                ("version".to_owned(), engine.pack().pack.version.clone()),
+                ("sha256".to_owned(), engine.pack().sha256.clone()),
+            ]),
+            reference: versions.reference.clone(),
+            model: BTreeMap::from([
+                ("source".to_owned(), versions.model.clone()),
+                (
+                    "training_sha256".to_owned(),
+                    forest.training_hash().to_owned(),
+                ),
+                ("n_trees".to_owned(), forest.n_trees().to_string()),
+            ]),
+            seed: self.seed,
+            as_of: chrono::DateTime::from_timestamp_micros(features.as_of)
+                .map_or_else(|| features.as_of.to_string(), |t| t.to_rfc3339()),
+            entities: n,
+            alerts: alerts.len(),
+            timings,
+        };
+        let set = AlertSet {
+            alerts,
+            scores: entity_scores,
+            manifest,
+        };
+        if let Some(dir) = &self.out_dir {
+            set.write(dir)?;
+        }
+        Ok(set)
+    }
+}
+
+impl Reason {
+    fn severity_rank(&self) -> u8 {
+        match self.severity.as_str() {
+            "high" => 2,
+            "medium" => 1,
+            _ => 0,
+        }
+    }
+}
+
+fn linfa_check(p: IsolationForestParams) -> Result<redflag_iforest::IsolationForestValidParams> {
+    use linfa::ParamGuard;
+    Ok(p.check()?)
+}
+
+fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+fn alert_id(kind: &str, id: &str, as_of: i64, pack_sha: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [kind, id, &as_of.to_string(), pack_sha] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let hex: String = h
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("A-{hex}")
+}
+
+fn file_entry(path: &Path) -> Result<crate::engine::ManifestInput> {
+    use std::io::Read;
+    let mut f =
+        std::fs::File::open(path).map_err(|e| Error::Output(format!("{}: {e}", path.display())))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| Error::Output(format!("{}: {e}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok(ManifestInput {
+        path: path.display().to_string(),
+        size,
+        sha256: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+    })
+}
+
+/// The feature matrix; nulls are imputed with the column's median of present values.
+fn matrix(table: &RecordBatch, names: &[String]) -> Array2<f64> {
+    let n = table.num_rows();
+    let mut x = Array2::<f64>::zeros((n, names.len()));
+    let columns: Vec<Vec<f64>> = names
+        .par_iter()
+        .map(|name| {
+            let c = table.column_by_name(name).expect("catalog column");
+            let vals: Vec<Option<f64>> = match c.data_type() {
+                DataType::UInt32 => c
+                    .as_primitive::<UInt32Type>()
+                    .iter()
+                    .map(|v| v.map(f64::from))
+                    .collect(),
+                _ => c.as_primitive::<Float64Type>().iter().collect(),
+            };
+            let mut present: Vec<f64> = vals.iter().flatten().copied().collect();
+            present.sort_by(f64::total_cmp);
+            let median = if present.is_empty() {
+                0.0
+            } else {
+                present[present.len() / 2]
+            };
+            vals.into_iter().map(|v| v.unwrap_or(median)).collect()
+        })
+        .collect();
+    for (j, col) in columns.iter().enumerate() {
+        for (i, v) in col.iter().enumerate() {
+            x[(i, j)] = *v;
+        }
+    }
+    x
+}
+
+/// Evidence transactions and case links of the alerted entities.
+struct Links {
+    evidence: Vec<Vec<String>>,
+    parent: Vec<usize>,
+}
+
+impl Links {
+    fn collect(batches: &[RecordBatch], keys: &[(String, String)], as_of: i64) -> Links {
+        let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+        for (k, (kind, id)) in keys.iter().enumerate() {
+            let level = if kind == "customer" {
+                "customer"
+            } else {
+                "party"
+            };
+            index.insert((level, id.as_str()), k);
+        }
+        let mut found: Vec<Vec<(f64, String)>> = vec![Vec::new(); keys.len()];
+        let mut parent: Vec<usize> = (0..keys.len()).collect();
+        let from = as_of - 30 * DAY;
+        for b in batches {
+            let text = |name: &str| {
+                b.column_by_name(name)
+                    .and_then(|c| c.as_string_opt::<i32>().cloned())
+            };
+            let (Some(txn), Some(s), Some(r)) = (
+                text(col::TXN_ID),
+                text(col::SENDER_ID),
+                text(col::RECEIVER_ID),
+            ) else {
+                continue;
+            };
+            let sc = text(col::SENDER_CUSTOMER_ID);
+            let rc = text(col::RECEIVER_CUSTOMER_ID);
+            let ts = b
+                .column_by_name(col::TS)
+                .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().cloned());
+            let amount = b
+                .column_by_name(col::AMOUNT_BASE)
+                .and_then(|c| c.as_primitive_opt::<Float64Type>().cloned());
+            let (Some(ts), Some(amount)) = (ts, amount) else {
+                continue;
+            };
+            for i in 0..b.num_rows() {
+                let t = ts.value(i);
+                if t <= from || t > as_of {
+                    continue;
+                }
+                let sc_i = sc.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i));
+                let rc_i = rc.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i));
+                let hits: Vec<usize> = [
+                    index.get(&("party", s.value(i))),
+                    index.get(&("party", r.value(i))),
+                    sc_i.and_then(|c| index.get(&("customer", c))),
+                    rc_i.and_then(|c| index.get(&("customer", c))),
+                ]
+                .into_iter()
+                .flatten()
+                .copied()
+                .collect();
+                for &k in &hits {
+                    found[k].push((amount.value(i), txn.value(i).to_owned()));
+                }
+                for w in hits.windows(2) {
+                    union(&mut parent, w[0], w[1]);
+                }
+            }
+        }
+        let evidence = found
+            .into_iter()
+            .map(|mut v| {
+                v.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                v.dedup_by(|a, b| a.1 == b.1);
+                v.into_iter().take(EVIDENCE).map(|(_, id)| id).collect()
+            })
+            .collect();
+        Links { evidence, parent }
+    }
+
+    /// The best-ranked alert of `k`'s case (alerts are in rank order, so the smallest index).
+    fn case_root(&self, k: usize) -> usize {
+        let mut x = k;
+        while self.parent[x] != x {
+            x = self.parent[x];
+        }
+        x
+    }
+}
+
+/// Joins two sets, keeping the smaller index as the root.
+fn union(parent: &mut [usize], a: usize, b: usize) {
+    let find = |parent: &mut [usize], mut x: usize| {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    };
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    if ra != rb {
+        let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+        parent[hi] = lo;
+    }
+}

@@ -1,0 +1,57 @@
+//! redflag: find human-trafficking-linked money laundering in payment and crypto transaction
+//! records, and explain every alert so that a human analyst can decide.
+//!
+//! The [`Engine`] runs the whole job: read and validate the inputs (`redflag-io`), compute
+//! entity features and the graph pass (`redflag-features`), evaluate the cited rule pack
+//! (`redflag-rules`), fit an isolation forest on the batch or load one (`redflag-iforest`),
+//! combine both into a ranked, explained alert queue grouped into cases, and write the outputs.
+//!
+//! ```no_run
+//! use redflag::Engine;
+//!
+//! let set = Engine::new(["sample-data/transactions.csv"])
+//!     .rates_file("sample-data/rates.csv")
+//!     .seed(7)
+//!     .run()
+//!     .expect("run");
+//! for alert in set.alerts.iter().take(3) {
+//!     println!("{} {} {:.3} {}", alert.rank, alert.entity_id, alert.risk, alert.reasons[0].text);
+//! }
+//! set.write("out".as_ref()).expect("write outputs");
+//! ```
+
+mod alert;
+mod engine;
+mod output;
+
+pub use alert::{ALERT_FORMAT_VERSION, Alert, Reason, ReasonValue, TopFeature, Versions};
+pub use engine::{
+    AlertSet, Engine, EntityScore, Manifest, ManifestInput, StageTimings, risk, rule_score,
+};
+
+/// Errors of a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or validating inputs failed.
+    #[error(transparent)]
+    Io(#[from] redflag_io::Error),
+    /// The feature pass failed.
+    #[error(transparent)]
+    Features(#[from] redflag_features::Error),
+    /// The rule pack or a reference list is invalid.
+    #[error("{0}")]
+    Config(String),
+    /// Evaluating the rules failed.
+    #[error(transparent)]
+    Rules(#[from] redflag_rules::Error),
+    /// The isolation forest failed.
+    #[error(transparent)]
+    Model(#[from] redflag_iforest::Error),
+    /// Writing an output failed.
+    #[error("{0}")]
+    Output(String),
+}
+
+/// Result of a run.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

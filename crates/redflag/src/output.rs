@@ -1,0 +1,90 @@
+//! Writing a run's outputs, each atomically (temporary name, then rename).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use redflag_io::{AtomicFile, push_csv_field};
+
+use crate::engine::AlertSet;
+use crate::{Error, Result};
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| Error::Output(format!("{}: {e}", path.display()));
+    let mut f = AtomicFile::create(path).map_err(|e| fail(&e))?;
+    f.write_all(bytes).map_err(|e| fail(&e))?;
+    f.commit().map_err(|e| fail(&e))
+}
+
+impl AlertSet {
+    /// Writes `alerts.jsonl`, `alerts.csv`, `scores.csv` and `manifest.json` into `dir` (created
+    /// when missing). `rejected.csv` is written during the run when the engine has an output
+    /// directory.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+        let mut jsonl = String::new();
+        for a in &self.alerts {
+            jsonl.push_str(&serde_json::to_string(a).map_err(|e| Error::Output(e.to_string()))?);
+            jsonl.push('\n');
+        }
+        write_file(&dir.join("alerts.jsonl"), jsonl.as_bytes())?;
+
+        let mut csv = String::from(
+            "rank,alert_id,entity_id,entity_kind,risk,rule_score,anomaly_score,anomaly_only,role_hint,case_id,rule_ids,reasons,top_features,evidence_txn_ids\n",
+        );
+        for a in &self.alerts {
+            let fields = [
+                a.rank.to_string(),
+                a.alert_id.clone(),
+                a.entity_id.clone(),
+                a.entity_kind.clone(),
+                format!("{:.6}", a.risk),
+                format!("{:.6}", a.rule_score),
+                format!("{:.6}", a.anomaly_score),
+                a.anomaly_only.to_string(),
+                a.role_hint.clone(),
+                a.case_id.clone(),
+                a.reasons
+                    .iter()
+                    .map(|r| r.rule_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                a.reasons
+                    .iter()
+                    .map(|r| format!("{}: {}", r.rule_id, r.text))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                a.top_features
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                a.evidence_txn_ids.join(" "),
+            ];
+            for (i, f) in fields.iter().enumerate() {
+                if i > 0 {
+                    csv.push(',');
+                }
+                push_csv_field(&mut csv, f);
+            }
+            csv.push('\n');
+        }
+        write_file(&dir.join("alerts.csv"), csv.as_bytes())?;
+
+        let mut scores = String::from("entity_id,entity_kind,risk,rule_score,anomaly_score,rank\n");
+        for s in &self.scores {
+            push_csv_field(&mut scores, &s.entity_id);
+            let _ = writeln!(
+                scores,
+                ",{},{:.6},{:.6},{:.6},{}",
+                s.entity_kind, s.risk, s.rule_score, s.anomaly_score, s.rank
+            );
+        }
+        write_file(&dir.join("scores.csv"), scores.as_bytes())?;
+
+        let manifest = serde_json::to_string_pretty(&self.manifest)
+            .map_err(|e| Error::Output(e.to_string()))?;
+        write_file(&dir.join("manifest.json"), manifest.as_bytes())
+    }
+}

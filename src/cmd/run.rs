@@ -1,0 +1,78 @@
+//! `redflag run`: the whole job, into an output directory.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use redflag::Engine;
+
+use crate::cli::RunArgs;
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let input = &args.input;
+    let mut engine = Engine::new(input.inputs.iter().cloned())
+        .mapping(input.mapping.clone())
+        .base_currency(input.base_currency.clone())
+        .jurisdiction(args.reference.jurisdiction.clone())
+        .seed(args.seed)
+        .out_dir(args.out.clone());
+    if let Some(p) = &input.rates {
+        engine = engine.rates_file(p);
+    }
+    if let Some(p) = &args.rules {
+        engine = engine.rule_pack(p);
+    }
+    if let Some(p) = &args.model {
+        engine = engine.model_file(p);
+    }
+    if let Some(d) = &args.reference.reference_dir {
+        engine = engine.reference_dir(d);
+    }
+    if let Some(t) = args.reference.cash_threshold {
+        engine = engine.cash_threshold(t);
+    }
+    if let Some(k) = args.budget {
+        engine = engine.budget(k);
+    }
+    if let Some(text) = &args.as_of {
+        engine = engine.as_of(super::features::parse_as_of(text)?);
+    }
+    let set = engine.run().context("redflag run")?;
+    let m = &set.manifest;
+    if m.ingest.rejected > 0 {
+        eprintln!(
+            "redflag: {} of {} records rejected (see {})",
+            m.ingest.rejected,
+            m.ingest.rows_read,
+            args.out.join("rejected.csv").display()
+        );
+    }
+    println!(
+        "{} transactions, {} entities scored as of {}: {} alerts",
+        m.ingest.accepted, m.entities, m.as_of, m.alerts
+    );
+    println!(
+        "{:>4}  {:<14} {:<9} {:>6}  {:<19} reasons",
+        "rank", "entity", "kind", "risk", "role"
+    );
+    for a in set.alerts.iter().take(10) {
+        let rules: Vec<&str> = a.reasons.iter().map(|r| r.rule_id.as_str()).collect();
+        println!(
+            "{:>4}  {:<14} {:<9} {:>6.3}  {:<19} {}",
+            a.rank,
+            a.entity_id,
+            a.entity_kind,
+            a.risk,
+            a.role_hint,
+            if a.anomaly_only {
+                "anomaly only".to_owned()
+            } else {
+                rules.join(" ")
+            }
+        );
+    }
+    println!(
+        "wrote {}/{{alerts.jsonl,alerts.csv,scores.csv,rejected.csv,manifest.json}}",
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,266 @@
+//! `redflag run`: every output, determinism, the alert record format, and a planted funnel.
+
+use std::path::Path;
+
+use crate::util::{redflag, sample};
+
+fn run(out: &Path, extra: &[&str]) -> std::process::Output {
+    let out = out.display().to_string();
+    let mut args = vec!["run", "--out", out.as_str(), "--seed", "7"];
+    args.extend(extra);
+    redflag(&args)
+}
+
+fn sample_args() -> Vec<String> {
+    vec![
+        sample("transactions.csv"),
+        "--rates".into(),
+        sample("rates.csv"),
+    ]
+}
+
+#[test]
+fn run_writes_every_output_and_the_counts_add_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = sample_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(dir.path(), &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "alerts.csv",
+            "alerts.jsonl",
+            "manifest.json",
+            "rejected.csv",
+            "scores.csv"
+        ]
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(manifest["ingest"]["rows_read"], 3045);
+    assert_eq!(manifest["ingest"]["rejected"], 5);
+    assert_eq!(
+        manifest["inputs"][0]["sha256"].as_str().map(str::len),
+        Some(64)
+    );
+    assert_eq!(manifest["seed"], 7);
+    let scores = std::fs::read_to_string(dir.path().join("scores.csv")).expect("scores");
+    assert_eq!(
+        scores.lines().count() - 1,
+        manifest["entities"].as_u64().expect("entities") as usize
+    );
+    assert!(scores.starts_with("entity_id,entity_kind,risk,rule_score,anomaly_score,rank\n"));
+    let rejected = std::fs::read_to_string(dir.path().join("rejected.csv")).expect("rejected");
+    assert_eq!(rejected.lines().count(), 1 + 5, "{rejected}");
+    let alerts = std::fs::read_to_string(dir.path().join("alerts.jsonl")).expect("alerts");
+    assert_eq!(
+        alerts.lines().count(),
+        manifest["alerts"].as_u64().expect("alerts") as usize
+    );
+    for (k, line) in alerts.lines().enumerate() {
+        let a: serde_json::Value = serde_json::from_str(line).expect("alert json");
+        assert_eq!(a["rank"], k + 1);
+        assert!(
+            !a["reasons"].as_array().expect("reasons").is_empty() || a["anomaly_only"] == true,
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn outputs_are_identical_on_one_and_two_threads() {
+    let a = tempfile::tempdir().expect("tempdir");
+    let b = tempfile::tempdir().expect("tempdir");
+    let args = sample_args();
+    let mut one: Vec<&str> = vec!["--threads", "1"];
+    one.extend(args.iter().map(String::as_str));
+    let mut two: Vec<&str> = vec!["--threads", "2"];
+    two.extend(args.iter().map(String::as_str));
+    assert!(run(a.path(), &one).status.success());
+    assert!(run(b.path(), &two).status.success());
+    for f in ["alerts.jsonl", "alerts.csv", "scores.csv", "rejected.csv"] {
+        let x = std::fs::read(a.path().join(f)).expect("a");
+        let y = std::fs::read(b.path().join(f)).expect("b");
+        assert!(x == y, "{f} differs between 1 and 2 threads");
+    }
+}
+
+/// Cash paid in across four cities and withdrawn in another within hours, just under the
+/// reporting threshold: funnel (FN-1) and structuring (ST-1), two groups, so an alert.
+fn funnel_csv(path: &Path) {
+    let mut s = String::from("txn_id,ts,sender_id,receiver_id,amount,currency,channel,geo_city\n");
+    for (i, city) in ["Reno", "Boise", "Tulsa", "Omaha"].iter().enumerate() {
+        s.push_str(&format!(
+            "d{i},2024-03-{:02}T10:00:00Z,CASH,FUNNEL,9000,USD,cash_deposit,{city}\n",
+            10 + i
+        ));
+        s.push_str(&format!(
+            "w{i},2024-03-{:02}T16:00:00Z,FUNNEL,CASH,8800,USD,atm_withdrawal,Los Angeles\n",
+            10 + i
+        ));
+    }
+    for i in 0..40 {
+        s.push_str(&format!(
+            "n{i},2024-03-{:02}T12:00:00Z,P{},P{},{},USD,wire_domestic,\n",
+            1 + i % 14,
+            i % 9,
+            (i * 5 + 1) % 9,
+            100 + i
+        ));
+    }
+    std::fs::write(path, s).expect("write");
+}
+
+#[test]
+fn a_planted_funnel_alerts_with_its_reasons_evidence_and_role() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("funnel.csv");
+    funnel_csv(&input);
+    let out_dir = dir.path().join("out");
+    let out = run(&out_dir, &[&input.display().to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = std::fs::read_to_string(out_dir.join("alerts.jsonl")).expect("alerts");
+    let funnel: serde_json::Value = alerts
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .find(|a| a["entity_id"] == "FUNNEL")
+        .expect("the funnel account alerts");
+    let rules: Vec<&str> = funnel["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|r| r["rule_id"].as_str().expect("id"))
+        .collect();
+    assert!(
+        rules.contains(&"FN-1") && rules.contains(&"ST-1"),
+        "{rules:?}"
+    );
+    assert_eq!(funnel["role_hint"], "possible_controller");
+    assert_eq!(funnel["anomaly_only"], false);
+    let fn1 = funnel["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .find(|r| r["rule_id"] == "FN-1")
+        .expect("FN-1");
+    assert!(
+        fn1["text"]
+            .as_str()
+            .expect("text")
+            .starts_with("cash paid in at 4 cities"),
+        "{fn1}"
+    );
+    assert_eq!(fn1["values"][0]["feature"], "cash_in_cities_30d");
+    assert_eq!(fn1["values"][0]["value"], 4.0);
+    assert_eq!(fn1["values"][0]["threshold"], 3.0);
+    let mut evidence: Vec<&str> = funnel["evidence_txn_ids"]
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .map(|v| v.as_str().expect("id"))
+        .collect();
+    evidence.sort_unstable();
+    assert_eq!(evidence, ["d0", "d1", "d2", "d3", "w0", "w1", "w2", "w3"]);
+    assert_eq!(funnel["case_id"], funnel["alert_id"]);
+}
+
+#[test]
+fn alert_record_fields_are_the_documented_wire_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("funnel.csv");
+    funnel_csv(&input);
+    let out_dir = dir.path().join("out");
+    assert!(
+        run(&out_dir, &[&input.display().to_string()])
+            .status
+            .success()
+    );
+    let alerts = std::fs::read_to_string(out_dir.join("alerts.jsonl")).expect("alerts");
+    let first = alerts.lines().next().expect("an alert");
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object().expect("object").keys().cloned().collect()
+    };
+    let a: serde_json::Value = serde_json::from_str(first).expect("json");
+    // serde_json without preserve_order sorts keys; the snapshot is of the set of fields.
+    assert_eq!(
+        keys(&a),
+        [
+            "alert_id",
+            "anomaly_only",
+            "anomaly_percentile",
+            "anomaly_score",
+            "case_id",
+            "entity_id",
+            "entity_kind",
+            "evidence_txn_ids",
+            "rank",
+            "reasons",
+            "risk",
+            "role_hint",
+            "rule_score",
+            "top_features",
+            "typologies",
+            "versions"
+        ]
+    );
+    // In the file itself the fields come in the documented order.
+    let order = [
+        "\"alert_id\"",
+        "\"rank\"",
+        "\"entity_id\"",
+        "\"entity_kind\"",
+        "\"risk\"",
+        "\"rule_score\"",
+        "\"anomaly_score\"",
+        "\"anomaly_percentile\"",
+        "\"anomaly_only\"",
+        "\"typologies\"",
+        "\"reasons\"",
+        "\"top_features\"",
+        "\"evidence_txn_ids\"",
+        "\"role_hint\"",
+        "\"case_id\"",
+        "\"versions\"",
+    ];
+    let positions: Vec<usize> = order.iter().map(|k| first.find(k).expect(k)).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{first}");
+    assert_eq!(
+        keys(&a["reasons"][0]),
+        [
+            "code", "group", "rule_id", "severity", "sources", "text", "values"
+        ]
+    );
+    assert_eq!(
+        keys(&a["reasons"][0]["values"][0]),
+        ["feature", "op", "threshold", "value"]
+    );
+    assert_eq!(
+        keys(&a["versions"]),
+        [
+            "alert_format",
+            "model",
+            "reference",
+            "rule_pack",
+            "rule_pack_sha256",
+            "tool"
+        ]
+    );
+    assert_eq!(a["versions"]["alert_format"], 1);
+    assert!(a["alert_id"].as_str().expect("id").starts_with("A-"));
+}
