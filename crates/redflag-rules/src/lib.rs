@@ -369,15 +369,19 @@ fn number(batch: &RecordBatch, column: &str, row: usize) -> Option<f64> {
     }
 }
 
-/// A value for a reason: whole numbers without decimals, others with up to two.
+/// A value for a reason: shares as percentages, whole numbers without decimals, others with up
+/// to two.
 fn show(batch: &RecordBatch, column: &str, row: usize) -> String {
     if let Some(c) = batch.column_by_name(column)
         && let DataType::Utf8 = c.data_type()
     {
         return c.as_string::<i32>().value(row).to_owned();
     }
+    let share =
+        redflag_features::feature(column).is_some_and(|d| d.unit == redflag_features::Unit::Share);
     match number(batch, column, row) {
         None => "n/a".to_owned(),
+        Some(v) if share => format!("{:.0}%", v * 100.0),
         Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
         Some(v) => {
             let s = format!("{v:.2}");

@@ -6,18 +6,25 @@
 //! (`redflag-rules`), fit an isolation forest on the batch or load one (`redflag-iforest`),
 //! combine both into a ranked, explained alert queue grouped into cases, and write the outputs.
 //!
-//! ```no_run
+//! ```
 //! use redflag::Engine;
 //!
-//! let set = Engine::new(["sample-data/transactions.csv"])
-//!     .rates_file("sample-data/rates.csv")
+//! // Doc tests run in crates/redflag; the sample data is at the repository root.
+//! let set = Engine::new(["../../sample-data/transactions.csv"])
+//!     .rates_file("../../sample-data/rates.csv")
 //!     .seed(7)
 //!     .run()
 //!     .expect("run");
+//! assert_eq!(set.manifest.ingest.rows_read, 3045);
+//! assert_eq!(set.scores.len(), set.manifest.entities);
 //! for alert in set.alerts.iter().take(3) {
-//!     println!("{} {} {:.3} {}", alert.rank, alert.entity_id, alert.risk, alert.reasons[0].text);
+//!     assert!(alert.anomaly_only || !alert.reasons.is_empty());
+//!     println!("{} {} {:.3} {}", alert.rank, alert.entity_id, alert.risk, alert.role_hint);
 //! }
-//! set.write("out".as_ref()).expect("write outputs");
+//! let out = std::env::temp_dir().join(format!("redflag-doc-{}", std::process::id()));
+//! set.write(&out).expect("write outputs");
+//! assert!(out.join("alerts.jsonl").exists() && out.join("manifest.json").exists());
+//! # std::fs::remove_dir_all(&out).ok();
 //! ```
 
 mod alert;
