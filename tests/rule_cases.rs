@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use arrow::array::AsArray;
-use redflag_features::{DAY, FeatureConfig, compute};
+use redflag_features::{DAY, FeatureConfig, PartyCategory, compute};
 use redflag_io::MappingProfile;
 use redflag_rules::{RuleEngine, RulePack};
 use serde::Deserialize;
@@ -37,6 +37,20 @@ struct Case {
     /// CSV with a header; `day` (days after day 0, fractions allowed) stands for `ts`, and
     /// `txn_id` and `currency` (USD) are filled in when absent.
     rows: String,
+    /// Reference-list entries the case needs (attributed wallets, payment processors).
+    #[serde(default)]
+    lists: Lists,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Lists {
+    #[serde(default)]
+    illicit: Vec<String>,
+    #[serde(default)]
+    obfuscation: Vec<String>,
+    #[serde(default)]
+    tppp: Vec<String>,
 }
 
 fn forty() -> f64 {
@@ -117,10 +131,18 @@ fn every_rule_has_a_case_that_fires_and_a_look_alike_that_stays_quiet() {
                 file.rule,
                 case.name
             );
-            let cfg = FeatureConfig {
+            let mut cfg = FeatureConfig {
                 as_of: Some(DAY0 + (case.as_of * DAY as f64) as i64),
                 ..FeatureConfig::default()
             };
+            for (ids, cat) in [
+                (&case.lists.illicit, PartyCategory::Illicit),
+                (&case.lists.obfuscation, PartyCategory::Obfuscation),
+                (&case.lists.tppp, PartyCategory::PaymentProcessor),
+            ] {
+                cfg.party_categories
+                    .extend(ids.iter().map(|id| (id.clone(), cat)));
+            }
             let features = compute(&got.batches, &cfg).expect("features").batch;
             let ev = engine.evaluate(&features).expect("evaluate");
             let ids = features.column(0).as_string::<i32>();
@@ -148,6 +170,14 @@ fn every_rule_has_a_case_that_fires_and_a_look_alike_that_stays_quiet() {
                             "reason template left unfilled: {}",
                             h.reason
                         );
+                        if engine.rules()[rule].rule.hard {
+                            assert!(
+                                ev.alerted[row],
+                                "{} / {}: a hard match alerts on its own",
+                                file.rule,
+                                case.name
+                            );
+                        }
                     }
                     "quiet" => assert!(
                         hit.is_none(),

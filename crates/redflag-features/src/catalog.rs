@@ -169,6 +169,11 @@ catalog! {
     P2pMicroToCrypto30 = "p2p_micro_to_crypto_share_30d", Share, "30d", "PT-5", "Crypto purchases within 7 days after P2P micro credits, over the value of those credits.";
     CryptoSmallSends90 = "crypto_small_sends_max_90d", Count, "90d", "CR-3", "Most crypto sends of 10-100 to one recipient.";
     CryptoSmallNight90 = "crypto_small_night_share_90d", Share, "90d", "CR-3", "Share of those sends at local 23:00-05:00.";
+    IllicitExposure90 = "illicit_exposure_90d", Count, "90d", "CR-2", "Transfers to or from counterparties a reference list attributes to darknet markets, CSAM vendors, escort or ad services, guarantee marketplaces or sanctioned parties (incoming dust ignored).";
+    IllicitValue90 = "illicit_exposure_value_90d", Amount, "90d", "CR-2", "Value of those transfers.";
+    ObfuscationShare90 = "obfuscation_share_90d", Share, "90d", "CR-4", "Value moved through listed mixers, instant exchangers, privacy-coin swaps or bridges within 72 h of an illicit exposure, over the exposure value.";
+    Wires30 = "wires_30d", Count, "30d", "PT-3", "Wires, ACH and remittances, in and out.";
+    TpppShare30 = "tppp_wire_share_30d", Share, "30d", "PT-3", "Share of that value with a listed third-party payment processor as counterparty.";
     // --- graph --------------------------------------------------------------------------------
     FanIn7Max = "fan_in_7d_max", Count, "30d", "GR-1", "Most distinct senders inside any 7-day span.";
     FanOut7Max = "fan_out_7d_max", Count, "30d", "GR-2", "Most distinct receivers inside any 7-day span.";

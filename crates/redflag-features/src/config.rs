@@ -1,7 +1,7 @@
 //! What the feature pass needs to know besides the transactions: windows end, thresholds,
 //! merchant-category groups and the reference lists it matches against.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Microseconds in an hour.
 pub const HOUR: i64 = 3_600_000_000;
@@ -79,6 +79,12 @@ pub struct FeatureConfig {
     /// Corridor countries (ISO alpha-2) for `corridor_out_share_30d`. Empty by default: country
     /// lists only ever raise severity and are loaded from the reference lists.
     pub corridors: BTreeSet<String>,
+    /// Counterparties attributed by reference lists (wallet addresses or clusters, processor
+    /// party ids): id -> category.
+    pub party_categories: BTreeMap<String, PartyCategory>,
+    /// Incoming transfers from an illicit-listed address below this amount are dust and
+    /// ignored (CR-2).
+    pub dust_threshold: f64,
     /// Graph pass: edges considered per node and direction (the most recent ones).
     pub max_edges_per_node: usize,
     /// Graph pass: cycle-search steps per start node.
@@ -103,11 +109,26 @@ impl Default for FeatureConfig {
                 .collect(),
             payroll_originators: BTreeSet::new(),
             corridors: BTreeSet::new(),
+            party_categories: BTreeMap::new(),
+            dust_threshold: 1.0,
             max_edges_per_node: 256,
             max_cycle_steps: 20_000,
             max_identifier_sharing: 50,
         }
     }
+}
+
+/// What a reference list says a counterparty is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum PartyCategory {
+    /// Darknet market, CSAM vendor, escort or ad service, guarantee marketplace, sanctioned
+    /// (CR-2).
+    Illicit = 1,
+    /// Mixer, instant exchanger, privacy-coin swap, bridge (CR-4).
+    Obfuscation = 2,
+    /// Third-party payment processor (PT-3).
+    PaymentProcessor = 3,
 }
 
 /// Bits of [`mcc_flags`]: which groups an MCC belongs to.

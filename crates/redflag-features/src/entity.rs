@@ -608,6 +608,7 @@ pub(crate) fn compute(
             out[F::Recruitment365 as usize] += r.amount;
         }
     }
+    listed_counterparties(cx, rows, &legs[i90..], w.w30, out);
     wage_sweeps(cx, rows, &global, entity, &legs[i90..], out, sweeps);
     crypto_small_sends(rows, &legs[i90..], out, &mut s.count);
     let activity = legs.len() - i_base;
@@ -905,6 +906,63 @@ fn wage_sweeps(
     out[F::WageSweeps90 as usize] = swept_flags.iter().filter(|s| **s).count() as f64;
     out[F::WageSweepsLast3 as usize] =
         swept_flags.iter().rev().take(3).filter(|s| **s).count() as f64;
+}
+
+/// CR-2, CR-4 and PT-3: transfers with counterparties that reference lists attribute.
+fn listed_counterparties(
+    cx: &Ctx<'_>,
+    rows: &[Row],
+    legs: &[u32],
+    w30: i64,
+    out: &mut [f64; N_FEATURES],
+) {
+    use crate::config::PartyCategory as P;
+    let cat = |c: u32| {
+        if c == NONE {
+            0
+        } else {
+            cx.t.party_cat[c as usize]
+        }
+    };
+    let (mut wires, mut wire_value, mut tppp_value) = (0u32, 0.0, 0.0);
+    let mut exposures: Vec<(i64, f64)> = Vec::new();
+    let mut obfuscation: Vec<(i64, f64)> = Vec::new();
+    for &l in legs {
+        let r = &rows[row_of(l)];
+        if !r.completed() {
+            continue;
+        }
+        let c = if is_in(l) { r.sender } else { r.receiver };
+        let k = cat(c);
+        if k == P::Illicit as u8 && !(is_in(l) && r.amount < cx.cfg.dust_threshold) {
+            exposures.push((r.ts, r.amount));
+        } else if k == P::Obfuscation as u8 {
+            obfuscation.push((r.ts, r.amount));
+        }
+        let ch = r.channel();
+        if r.ts > w30 && (is_transfer(ch) && ch != Channel::P2pApp) {
+            wires += 1;
+            wire_value += r.amount;
+            if k == P::PaymentProcessor as u8 {
+                tppp_value += r.amount;
+            }
+        }
+    }
+    out[F::IllicitExposure90 as usize] = exposures.len() as f64;
+    let exposed: f64 = exposures.iter().map(|e| e.1).sum();
+    out[F::IllicitValue90 as usize] = exposed;
+    let near: f64 = obfuscation
+        .iter()
+        .filter(|(t, _)| exposures.iter().any(|(e, _)| (t - e).abs() <= 72 * HOUR))
+        .map(|o| o.1)
+        .sum();
+    out[F::ObfuscationShare90 as usize] = if exposed > 0.0 {
+        (near / exposed).min(1.0)
+    } else {
+        f64::NAN
+    };
+    out[F::Wires30 as usize] = f64::from(wires);
+    out[F::TpppShare30 as usize] = share(tppp_value, wire_value);
 }
 
 /// CR-3: small crypto sends (10-100) repeated to one recipient, and how many at local

@@ -68,7 +68,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
 pub use catalog::{CATALOG, F, FeatureDef, N_FEATURES, Unit, feature};
-pub use config::{DAY, FeatureConfig, HOUR, MccGroups};
+pub use config::{DAY, FeatureConfig, HOUR, MccGroups, PartyCategory};
 pub use prepare::EntityKind;
 
 use crate::entity::{Ctx, Scratch};

@@ -130,6 +130,9 @@ pub(crate) struct Txns {
     pub device: Option<Vec<u32>>,
     pub ip: Option<Vec<u32>>,
     pub ip_names: Vec<String>,
+    /// Reference-list category of each account-level entity (0: none, else a
+    /// `PartyCategory` discriminant).
+    pub party_cat: Vec<u8>,
     /// End of every window.
     pub as_of: i64,
 }
@@ -293,6 +296,12 @@ pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Tx
     let as_of = cfg
         .as_of
         .unwrap_or_else(|| rows.iter().map(|r| r.ts).max().unwrap_or(0));
+    let mut party_cat = vec![0u8; parties.names.len()];
+    for (id, cat) in &cfg.party_categories {
+        if let Ok(e) = parties.names.binary_search(id) {
+            party_cat[e] = *cat as u8;
+        }
+    }
     let kinds = kind_of
         .into_iter()
         .map(|k| EntityKind::from_u8(k.into_inner()))
@@ -307,6 +316,7 @@ pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Tx
         device,
         ip,
         ip_names,
+        party_cat,
         as_of,
     })
 }

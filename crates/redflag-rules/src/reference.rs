@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use redflag_features::{FeatureConfig, MccGroups};
+use redflag_features::{FeatureConfig, MccGroups, PartyCategory};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -39,6 +39,33 @@ const FILES: &[(&str, &str)] = &[
         "corridors.csv",
         include_str!("../../../models/reference/corridors.csv"),
     ),
+    (
+        "vasp_attribution.csv",
+        include_str!("../../../models/reference/vasp_attribution.csv"),
+    ),
+    (
+        "tppp.csv",
+        include_str!("../../../models/reference/tppp.csv"),
+    ),
+];
+
+const ATTRIBUTION_COLUMNS: &str =
+    "chain,address_or_cluster,category,confidence,source,licence,first_seen";
+
+/// Attribution categories of `vasp_attribution.csv` and what they count as.
+const ATTRIBUTION_CATEGORIES: &[(&str, Option<PartyCategory>)] = &[
+    ("darknet_market", Some(PartyCategory::Illicit)),
+    ("csam_vendor", Some(PartyCategory::Illicit)),
+    ("escort_service", Some(PartyCategory::Illicit)),
+    ("ad_service", Some(PartyCategory::Illicit)),
+    ("guarantee_marketplace", Some(PartyCategory::Illicit)),
+    ("sanctioned", Some(PartyCategory::Illicit)),
+    ("mixer", Some(PartyCategory::Obfuscation)),
+    ("instant_exchanger", Some(PartyCategory::Obfuscation)),
+    ("privacy_coin_swap", Some(PartyCategory::Obfuscation)),
+    ("bridge", Some(PartyCategory::Obfuscation)),
+    ("exchange", None),
+    ("vasp", None),
 ];
 
 const MERCHANT_COLUMNS: &str = "pattern,kind,country,category,status,source,added_on,review_by";
@@ -106,6 +133,10 @@ pub struct Reference {
     pub payroll_processors: Vec<MerchantEntry>,
     /// Corridor countries.
     pub corridors: Vec<CountryEntry>,
+    /// Third-party payment processors (party ids).
+    pub tppp: Vec<MerchantEntry>,
+    /// Attributed wallet addresses or clusters: id -> category (illicit or obfuscation).
+    pub attributions: BTreeMap<String, PartyCategory>,
     /// File name -> (version, SHA-256 of its bytes), for the audit manifest.
     pub versions: BTreeMap<String, (String, String)>,
     /// Rows ignored because they expired, and similar notices.
@@ -209,8 +240,11 @@ impl Reference {
                     errors.push(format!("{at}: pattern and source are required"));
                     continue;
                 }
-                if !["name", "merchant_id"].contains(&f[1].as_str()) {
-                    errors.push(format!("{at}: kind `{}` is not name or merchant_id", f[1]));
+                if !["name", "merchant_id", "party_id"].contains(&f[1].as_str()) {
+                    errors.push(format!(
+                        "{at}: kind `{}` is not name, merchant_id or party_id",
+                        f[1]
+                    ));
                     continue;
                 }
                 if !f[2].is_empty() && !is_country(&f[2]) {
@@ -245,6 +279,37 @@ impl Reference {
         let adsites = merchants("adsites.csv", &mut errors, &mut warnings);
         let short_term_rental = merchants("short_term_rental.csv", &mut errors, &mut warnings);
         let payroll_processors = merchants("payroll_processors.csv", &mut errors, &mut warnings);
+        let tppp = merchants("tppp.csv", &mut errors, &mut warnings);
+        let mut attributions = BTreeMap::new();
+        for (line, f) in rows(
+            "vasp_attribution.csv",
+            text("vasp_attribution.csv"),
+            ATTRIBUTION_COLUMNS,
+            &mut errors,
+        ) {
+            let at = format!("vasp_attribution.csv line {line}");
+            let Some((_, cat)) = ATTRIBUTION_CATEGORIES.iter().find(|(c, _)| *c == f[2]) else {
+                errors.push(format!(
+                    "{at}: unknown category `{}` (one of {})",
+                    f[2],
+                    ATTRIBUTION_CATEGORIES
+                        .iter()
+                        .map(|(c, _)| *c)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                continue;
+            };
+            if f[1].is_empty() || f[4].trim().is_empty() || !is_date(&f[6]) {
+                errors.push(format!(
+                    "{at}: needs an address or cluster, a source and first_seen (YYYY-MM-DD)"
+                ));
+                continue;
+            }
+            if let Some(c) = cat {
+                attributions.insert(f[1].clone(), *c);
+            }
+        }
         let mut corridors = Vec::new();
         for (line, f) in rows(
             "corridors.csv",
@@ -280,6 +345,8 @@ impl Reference {
                 short_term_rental,
                 payroll_processors,
                 corridors,
+                tppp,
+                attributions,
                 versions,
                 warnings,
             })
