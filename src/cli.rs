@@ -163,8 +163,9 @@ pub struct RunArgs {
     /// Rule pack file (default: the built-in trafficking pack; see `redflag rules list`).
     #[arg(long, value_name = "PACK")]
     pub rules: Option<PathBuf>,
-    /// Isolation-forest model file from `redflag model fit` on a feature table (default: fit
-    /// on this batch).
+    /// Isolation-forest model file (default: fit on this batch). Make one from a
+    /// `redflag features` table with `redflag model fit --input FEATURES --exclude segment`;
+    /// its features must be the feature table's, in order.
     #[arg(long, value_name = "MODEL.json")]
     pub model: Option<PathBuf>,
     /// End of every window (RFC 3339). Default: the latest transaction time in the input.

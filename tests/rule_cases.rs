@@ -174,8 +174,7 @@ fn every_rule_has_a_case_that_fires_and_a_look_alike_that_stays_quiet() {
                             assert!(
                                 ev.alerted[row],
                                 "{} / {}: a hard match alerts on its own",
-                                file.rule,
-                                case.name
+                                file.rule, case.name
                             );
                         }
                     }

@@ -1,6 +1,8 @@
 //! The run: ingest, features, rules, isolation forest, scoring, ranking, cases.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -693,64 +695,81 @@ struct Links {
 
 impl Links {
     fn collect(batches: &[RecordBatch], keys: &[(String, String)], as_of: i64) -> Links {
-        let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut parties: HashMap<&str, usize> = HashMap::new();
+        let mut customers: HashMap<&str, usize> = HashMap::new();
         for (k, (kind, id)) in keys.iter().enumerate() {
-            let level = if kind == "customer" {
-                "customer"
+            if kind == "customer" {
+                customers.insert(id.as_str(), k);
             } else {
-                "party"
-            };
-            index.insert((level, id.as_str()), k);
+                parties.insert(id.as_str(), k);
+            }
         }
+        let from = as_of - 30 * DAY;
+        // Per batch, in parallel: (alert, amount, txn id) hits and alert pairs to join.
+        type BatchLinks = (Vec<(usize, f64, String)>, Vec<(usize, usize)>);
+        let per_batch: Vec<BatchLinks> = batches
+            .par_iter()
+            .map(|b| {
+                let mut hits_out = Vec::new();
+                let mut pairs = Vec::new();
+                let text = |name: &str| {
+                    b.column_by_name(name)
+                        .and_then(|c| c.as_string_opt::<i32>().cloned())
+                };
+                let (Some(txn), Some(s), Some(r)) = (
+                    text(col::TXN_ID),
+                    text(col::SENDER_ID),
+                    text(col::RECEIVER_ID),
+                ) else {
+                    return (hits_out, pairs);
+                };
+                let sc = text(col::SENDER_CUSTOMER_ID).filter(|_| !customers.is_empty());
+                let rc = text(col::RECEIVER_CUSTOMER_ID).filter(|_| !customers.is_empty());
+                let ts = b
+                    .column_by_name(col::TS)
+                    .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().cloned());
+                let amount = b
+                    .column_by_name(col::AMOUNT_BASE)
+                    .and_then(|c| c.as_primitive_opt::<Float64Type>().cloned());
+                let (Some(ts), Some(amount)) = (ts, amount) else {
+                    return (hits_out, pairs);
+                };
+                let cust = |a: &Option<arrow::array::StringArray>, i: usize| {
+                    a.as_ref()
+                        .filter(|a| a.is_valid(i))
+                        .and_then(|a| customers.get(a.value(i)).copied())
+                };
+                for i in 0..b.num_rows() {
+                    let t = ts.value(i);
+                    if t <= from || t > as_of {
+                        continue;
+                    }
+                    let hits = [
+                        parties.get(s.value(i)).copied(),
+                        parties.get(r.value(i)).copied(),
+                        cust(&sc, i),
+                        cust(&rc, i),
+                    ];
+                    let mut first = None;
+                    for k in hits.into_iter().flatten() {
+                        hits_out.push((k, amount.value(i), txn.value(i).to_owned()));
+                        match first {
+                            None => first = Some(k),
+                            Some(f) => pairs.push((f, k)),
+                        }
+                    }
+                }
+                (hits_out, pairs)
+            })
+            .collect();
         let mut found: Vec<Vec<(f64, String)>> = vec![Vec::new(); keys.len()];
         let mut parent: Vec<usize> = (0..keys.len()).collect();
-        let from = as_of - 30 * DAY;
-        for b in batches {
-            let text = |name: &str| {
-                b.column_by_name(name)
-                    .and_then(|c| c.as_string_opt::<i32>().cloned())
-            };
-            let (Some(txn), Some(s), Some(r)) = (
-                text(col::TXN_ID),
-                text(col::SENDER_ID),
-                text(col::RECEIVER_ID),
-            ) else {
-                continue;
-            };
-            let sc = text(col::SENDER_CUSTOMER_ID);
-            let rc = text(col::RECEIVER_CUSTOMER_ID);
-            let ts = b
-                .column_by_name(col::TS)
-                .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().cloned());
-            let amount = b
-                .column_by_name(col::AMOUNT_BASE)
-                .and_then(|c| c.as_primitive_opt::<Float64Type>().cloned());
-            let (Some(ts), Some(amount)) = (ts, amount) else {
-                continue;
-            };
-            for i in 0..b.num_rows() {
-                let t = ts.value(i);
-                if t <= from || t > as_of {
-                    continue;
-                }
-                let sc_i = sc.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i));
-                let rc_i = rc.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i));
-                let hits: Vec<usize> = [
-                    index.get(&("party", s.value(i))),
-                    index.get(&("party", r.value(i))),
-                    sc_i.and_then(|c| index.get(&("customer", c))),
-                    rc_i.and_then(|c| index.get(&("customer", c))),
-                ]
-                .into_iter()
-                .flatten()
-                .copied()
-                .collect();
-                for &k in &hits {
-                    found[k].push((amount.value(i), txn.value(i).to_owned()));
-                }
-                for w in hits.windows(2) {
-                    union(&mut parent, w[0], w[1]);
-                }
+        for (hits, pairs) in per_batch {
+            for (k, amount, txn) in hits {
+                found[k].push((amount, txn));
+            }
+            for (a, b) in pairs {
+                union(&mut parent, a, b);
             }
         }
         let evidence = found
