@@ -12,7 +12,6 @@ use redflag_io::{
     AtomicFile, DiscardRejects, IngestOptions, Ingested, RejectCsvWriter, TimestampParser, Zone,
     expand_inputs, ingest_files,
 };
-use redflag_rules::Reference;
 
 use crate::cli::{FeaturesArgs, InputArgs, ReferenceArgs};
 
@@ -38,23 +37,17 @@ pub fn run(args: FeaturesArgs) -> Result<ExitCode> {
 /// The feature settings the reference lists give, with `--cash-threshold` applied.
 pub fn feature_config(args: &ReferenceArgs, base_currency: &str) -> Result<FeatureConfig> {
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let reference = match &args.reference_dir {
-        Some(dir) => Reference::from_dir(dir, &today),
-        None => Reference::builtin(&today),
-    }
-    .map_err(|errors| anyhow::anyhow!("reference lists: {}", errors.join("\n  ")))?;
+    let (cfg, reference) = redflag::feature_config(
+        args.reference_dir.as_deref(),
+        &today,
+        &args.jurisdiction,
+        base_currency,
+        args.cash_threshold,
+    )
+    .map_err(|e| anyhow::anyhow!("{e} (--cash-threshold)"))?;
     for w in &reference.warnings {
         eprintln!("redflag: warning: {w}");
     }
-    let mut cfg = FeatureConfig::default();
-    reference
-        .apply(
-            &mut cfg,
-            &args.jurisdiction,
-            base_currency,
-            args.cash_threshold,
-        )
-        .map_err(|e| anyhow::anyhow!("{e} (--cash-threshold)"))?;
     Ok(cfg)
 }
 

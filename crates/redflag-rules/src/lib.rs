@@ -80,6 +80,8 @@ pub struct CompiledRule {
     pub escalate: Option<When>,
     /// Feature columns its reason template shows.
     pub reason_columns: Vec<String>,
+    /// The reason template split once: literal text, then the column shown after it (if any).
+    reason_parts: Vec<(String, Option<String>)>,
     physical: Arc<dyn PhysicalExpr>,
     escalate_physical: Option<Arc<dyn PhysicalExpr>>,
 }
@@ -169,7 +171,9 @@ impl RuleEngine {
                 .as_deref()
                 .map(|t| compile(t, "escalate_when"))
                 .transpose();
-            let reason_columns = template_columns(&r.reason);
+            let reason_parts = template_parts(&r.reason);
+            let reason_columns: Vec<String> =
+                reason_parts.iter().filter_map(|(_, c)| c.clone()).collect();
             let unknown: Vec<&String> = reason_columns
                 .iter()
                 .filter(|c| schema.field_with_name(c).is_err())
@@ -210,6 +214,7 @@ impl RuleEngine {
                         when,
                         escalate,
                         reason_columns,
+                        reason_parts,
                         physical,
                         escalate_physical,
                     });
@@ -295,7 +300,7 @@ impl RuleEngine {
                     row,
                     rule: k,
                     severity,
-                    reason: fill(&r.rule.reason, batch, row),
+                    reason: fill(&r.reason_parts, batch, row),
                     values,
                 });
             }
@@ -339,17 +344,20 @@ fn run(p: &Arc<dyn PhysicalExpr>, batch: &RecordBatch, rule: &str) -> Result<Boo
     }
 }
 
-/// `{column}` placeholders of a reason template.
-fn template_columns(template: &str) -> Vec<String> {
+/// A reason template as (literal text, column shown after it) pairs; the last pair holds the
+/// text after the final `{column}`.
+fn template_parts(template: &str) -> Vec<(String, Option<String>)> {
     let mut out = Vec::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let Some(close) = rest[open..].find('}') else {
             break;
         };
-        out.push(rest[open + 1..open + close].trim().to_owned());
+        let column = rest[open + 1..open + close].trim().to_owned();
+        out.push((rest[..open].to_owned(), Some(column)));
         rest = &rest[open + close + 1..];
     }
+    out.push((rest.to_owned(), None));
     out
 }
 
@@ -390,18 +398,14 @@ fn show(batch: &RecordBatch, column: &str, row: usize) -> String {
     }
 }
 
-/// Fills a reason template with the row's values.
-fn fill(template: &str, batch: &RecordBatch, row: usize) -> String {
-    let mut out = String::with_capacity(template.len() + 16);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            break;
-        };
-        out.push_str(&rest[..open]);
-        out.push_str(&show(batch, rest[open + 1..open + close].trim(), row));
-        rest = &rest[open + close + 1..];
+/// Fills a split reason template with the row's values.
+fn fill(parts: &[(String, Option<String>)], batch: &RecordBatch, row: usize) -> String {
+    let mut out = String::new();
+    for (text, column) in parts {
+        out.push_str(text);
+        if let Some(c) = column {
+            out.push_str(&show(batch, c, row));
+        }
     }
-    out.push_str(rest);
     out
 }

@@ -49,6 +49,28 @@ pub fn risk(rule_score: f64, anomaly_percentile: f64) -> f64 {
     1.0 - (1.0 - rule_score) * (1.0 - 0.4 * a)
 }
 
+/// The feature settings that the reference lists (`dir`, else the built-in ones, as of `today`)
+/// give for a jurisdiction and base currency, with an optional cash threshold instead of the
+/// jurisdiction's; and the lists themselves (versions, hashes, expiry warnings).
+pub fn feature_config(
+    dir: Option<&Path>,
+    today: &str,
+    jurisdiction: &str,
+    base_currency: &str,
+    cash_threshold: Option<f64>,
+) -> Result<(FeatureConfig, Reference)> {
+    let reference = match dir {
+        Some(d) => Reference::from_dir(d, today),
+        None => Reference::builtin(today),
+    }
+    .map_err(|e| Error::Config(format!("reference lists: {}", e.join("\n  "))))?;
+    let mut cfg = FeatureConfig::default();
+    reference
+        .apply(&mut cfg, jurisdiction, base_currency, cash_threshold)
+        .map_err(Error::Config)?;
+    Ok((cfg, reference))
+}
+
 /// Anomaly percentile from which the forest alone makes an alert (labelled `anomaly_only`).
 const ANOMALY_ONLY_PERCENTILE: f64 = 99.5;
 /// Evidence transactions per alert.
@@ -265,23 +287,14 @@ impl Engine {
                     .join("\n"),
             )
         })?;
-        let reference = match &self.reference_dir {
-            Some(d) => Reference::from_dir(d, &today),
-            None => Reference::builtin(&today),
-        }
-        .map_err(|e| Error::Config(format!("reference lists: {}", e.join("\n"))))?;
-        let mut cfg = FeatureConfig {
-            as_of: self.as_of,
-            ..FeatureConfig::default()
-        };
-        reference
-            .apply(
-                &mut cfg,
-                &self.jurisdiction,
-                &self.base_currency,
-                self.cash_threshold,
-            )
-            .map_err(Error::Config)?;
+        let (mut cfg, reference) = feature_config(
+            self.reference_dir.as_deref(),
+            &today,
+            &self.jurisdiction,
+            &self.base_currency,
+            self.cash_threshold,
+        )?;
+        cfg.as_of = self.as_of;
         let model = match &self.model {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
@@ -426,7 +439,16 @@ impl Engine {
             .enumerate()
             .map(|(k, &r)| {
                 let hits = ev.hits_of(r);
-                let mut reasons: Vec<Reason> = hits
+                // Strongest first: severity, then weight, then rule id.
+                let mut ordered: Vec<&redflag_rules::Hit> = hits.iter().collect();
+                ordered.sort_by(|a, b| {
+                    let (ra, rb) = (&engine.rules()[a.rule].rule, &engine.rules()[b.rule].rule);
+                    b.severity
+                        .cmp(&a.severity)
+                        .then(rb.weight.total_cmp(&ra.weight))
+                        .then(ra.id.cmp(&rb.id))
+                });
+                let reasons: Vec<Reason> = ordered
                     .iter()
                     .map(|h| {
                         let rule = &engine.rules()[h.rule].rule;
@@ -450,19 +472,6 @@ impl Engine {
                         }
                     })
                     .collect();
-                reasons.sort_by(|a, b| {
-                    let w = |x: &Reason| {
-                        engine
-                            .rules()
-                            .iter()
-                            .find(|c| c.rule.id == x.rule_id)
-                            .map_or(0.0, |c| c.rule.weight)
-                    };
-                    b.severity_rank()
-                        .cmp(&a.severity_rank())
-                        .then(w(b).total_cmp(&w(a)))
-                        .then(a.rule_id.cmp(&b.rule_id))
-                });
                 let mut typologies: Vec<String> = hits
                     .iter()
                     .map(|h| engine.rules()[h.rule].rule.typology.clone())
@@ -530,9 +539,12 @@ impl Engine {
         }
         timings.alerts = clock.elapsed().as_secs_f64();
 
-        let inputs = redflag_io::expand_inputs(&self.inputs)?
+        // The files ingest read, as it expanded them.
+        let inputs = ingested
+            .report
+            .files
             .par_iter()
-            .map(|(p, _)| file_entry(p))
+            .map(|f| file_entry(&f.path))
             .collect::<Result<Vec<_>>>()?;
         let config = BTreeMap::from([
             ("mapping".to_owned(), self.mapping.clone()),
@@ -592,16 +604,6 @@ impl Engine {
             set.write(dir)?;
         }
         Ok(set)
-    }
-}
-
-impl Reason {
-    fn severity_rank(&self) -> u8 {
-        match self.severity.as_str() {
-            "high" => 2,
-            "medium" => 1,
-            _ => 0,
-        }
     }
 }
 

@@ -33,7 +33,8 @@ mod output;
 
 pub use alert::{ALERT_FORMAT_VERSION, Alert, Reason, ReasonValue, TopFeature, Versions};
 pub use engine::{
-    AlertSet, Engine, EntityScore, Manifest, ManifestInput, StageTimings, risk, rule_score,
+    AlertSet, Engine, EntityScore, Manifest, ManifestInput, StageTimings, feature_config, risk,
+    rule_score,
 };
 
 /// Errors of a run.
