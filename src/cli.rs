@@ -52,6 +52,15 @@ pub enum Command {
     /// Isolation forest on a feature table: fit a model file, score a table with it.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Generate a synthetic bank population with planted, labelled trafficking cases and benign
+    /// look-alikes of every red flag, for testing rules, training and benchmarks.
+    ///
+    /// Writes to --out DIR: transactions.csv (or .parquet) in the canonical schema, rates.csv,
+    /// account_labels.csv, customer_labels.csv, transaction_labels.csv,
+    /// reference/vasp_attribution.csv (the synthetic service wallets, for
+    /// `redflag run --reference-dir DIR/reference`) and summary.json. The same arguments give
+    /// byte-identical files whatever --threads.
+    Synth(SynthArgs),
     /// Time redflag's stages on your own files (release builds; see benches/ for the
     /// side-by-side comparisons with polars and scikit-learn).
     #[command(subcommand)]
@@ -258,6 +267,45 @@ pub struct CheckArgs {
     /// this CSV file. It is written under a temporary name and renamed when complete.
     #[arg(long, value_name = "FILE")]
     pub rejected: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Customers, case members included (about 1.3 transactions per customer per day).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub customers: u32,
+    /// Days covered (60 to 3660; features compare the last 30 days with up to 180 before).
+    #[arg(long, value_name = "D", default_value_t = 120)]
+    pub days: u32,
+    /// Seed of every random draw.
+    #[arg(long, value_name = "S", default_value_t = 42)]
+    pub seed: u64,
+    /// Output directory (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Format of the transactions file.
+    #[arg(long, value_enum, default_value_t = SynthFormat::Csv)]
+    pub format: SynthFormat,
+    /// First day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", default_value = "2024-01-01")]
+    pub start: String,
+    /// Planted cases, cycling through the 16 typologies (default: one per 250 customers, at
+    /// least 16). The first case of each typology is clear; later ones vary in intensity and
+    /// some are faint enough to stay under the thresholds.
+    #[arg(long, value_name = "N")]
+    pub cases: Option<u32>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Output format of `redflag synth`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SynthFormat {
+    /// CSV with a header, RFC 3339 timestamps.
+    Csv,
+    /// Parquet with typed columns (Snappy).
+    Parquet,
 }
 
 #[derive(Debug, Subcommand)]

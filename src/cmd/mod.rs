@@ -7,6 +7,7 @@ mod mapping;
 mod model;
 mod rules;
 mod run;
+mod synth;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Rules(cmd) => rules::run(cmd),
         Command::Mapping(cmd) => mapping::run(cmd),
         Command::Model(cmd) => model::run(cmd),
+        Command::Synth(args) => synth::run(args),
         Command::Bench(cmd) => bench::run(cmd),
     }
 }

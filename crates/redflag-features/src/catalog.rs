@@ -98,8 +98,8 @@ catalog! {
     OutSum30 = "out_sum_30d", Amount, "30d", "GR-2", "Value paid, base currency.";
     Senders30 = "senders_30d", Count, "30d", "GR-1, FN-2", "Distinct counterparties that paid in (cash excluded).";
     Receivers30 = "receivers_30d", Count, "30d", "GR-2", "Distinct counterparties paid (cash excluded).";
-    NewCpShare30 = "new_counterparty_share_30d", Share, "30d vs 180d before", "GR-1, GR-2", "Share of the window's distinct counterparties with no transaction in the 180 days before the window.";
-    NewReceiverShare30 = "new_receiver_share_30d", Share, "30d vs 180d before", "GR-2", "Share of the window's distinct receivers not paid in the 180 days before the window.";
+    NewCpShare30 = "new_counterparty_share_30d", Share, "30d vs 180d before", "GR-1, GR-2", "Share of the window's distinct transfer counterparties (card purchases excluded) with no transfer in the 180 days before the window.";
+    NewReceiverShare30 = "new_receiver_share_30d", Share, "30d vs 180d before", "GR-2", "Share of the window's distinct transfer receivers (card purchases excluded) not paid in the 180 days before the window.";
     HistoryDays = "history_days", Days, "all", "baselines", "Days from the entity's first transaction in the input to as_of.";
     ActiveDays30 = "active_days_30d", Count, "30d", "", "Distinct UTC days with a transaction.";
     RoundShare30 = "round_amount_share_30d", Share, "30d", "ST-1", "Share of transactions whose amount (in its own currency) is a whole multiple of 100.";
@@ -175,8 +175,8 @@ catalog! {
     Wires30 = "wires_30d", Count, "30d", "PT-3", "Wires, ACH and remittances, in and out.";
     TpppShare30 = "tppp_wire_share_30d", Share, "30d", "PT-3", "Share of that value with a listed third-party payment processor as counterparty.";
     // --- graph --------------------------------------------------------------------------------
-    FanIn7Max = "fan_in_7d_max", Count, "30d", "GR-1", "Most distinct senders inside any 7-day span.";
-    FanOut7Max = "fan_out_7d_max", Count, "30d", "GR-2", "Most distinct receivers inside any 7-day span.";
+    FanIn7Max = "fan_in_7d_max", Count, "30d", "GR-1", "Most distinct senders of transfers (card takings excluded) inside any 7-day span.";
+    FanOut7Max = "fan_out_7d_max", Count, "30d", "GR-2", "Most distinct receivers of transfers (card purchases excluded) inside any 7-day span.";
     GatherScatter = "gather_scatter_30d", Level, "30d", "GR-4", "1 if >= 3 senders then >= 3 other receivers within 14 days passed on >= 80% of what came in.";
     SgSource = "scatter_gather_source_30d", Count, "30d", "GR-3", "Beneficiaries this entity reached through >= 3 thin intermediaries that each forwarded >= 80% within 72 h.";
     SgIntermediary = "scatter_gather_intermediary_30d", Level, "30d", "GR-3", "1 if the entity is such an intermediary.";

@@ -72,6 +72,10 @@ pub(crate) struct Scratch {
     edges: Vec<Edge>,
     in14: Vec<u32>,
     out14: Vec<u32>,
+    /// Counterparties of the window's transfers (in and out; card purchases and cash are not
+    /// edges): thin-node tests and new-counterparty shares.
+    graph_cps: Vec<u32>,
+    transfer_receivers: Vec<u32>,
     gather: GatherWindow,
     /// The entity's rows, local legs and their table rows (see `compute`).
     local: Vec<Row>,
@@ -177,6 +181,8 @@ pub(crate) fn compute(
     s.edges.clear();
     s.in14.clear();
     s.out14.clear();
+    s.graph_cps.clear();
+    s.transfer_receivers.clear();
     let global_row = |l: u32| global[row_of(l)] as usize;
     let cfg = cx.cfg;
     let big_t = cfg.cash_threshold;
@@ -206,7 +212,7 @@ pub(crate) fn compute(
         sum_base += r.amount;
         sq_base += r.amount * r.amount;
         let c = cp(l);
-        if c != NONE {
+        if c != NONE && !is_card(r.channel()) {
             before_cps.push(c);
             if !is_in(l) {
                 before_receivers.push(c);
@@ -284,6 +290,12 @@ pub(crate) fn compute(
         let inc = is_in(l);
         // The graph is of transfers between parties: card purchases at merchants are not
         // edges (customers of the same shops would otherwise form dense blocks).
+        if c != NONE && !is_card(r.channel()) {
+            s.graph_cps.push(c);
+            if !inc {
+                s.transfer_receivers.push(c);
+            }
+        }
         if c != NONE && wants_graph && !is_card(r.channel()) {
             if !inc {
                 s.edges.push(Edge {
@@ -442,9 +454,10 @@ pub(crate) fn compute(
     out[F::Senders30 as usize] = nf(distinct(senders));
     out[F::Receivers30 as usize] = nf(distinct(receivers));
     {
-        // New counterparties: the window's distinct counterparties absent from the baseline.
-        let mut all: Vec<u32> = senders.iter().chain(receivers.iter()).copied().collect();
-        let n = distinct(&mut all);
+        // New counterparties: the window's distinct transfer counterparties (card purchases
+        // are not relationships) absent from the baseline.
+        let n = distinct(&mut s.graph_cps);
+        let all = &s.graph_cps;
         if let Some(node) = node {
             // The node as the graph pass sees it (its most recent edges only, see graph.rs).
             let keep = s.edges.len().saturating_sub(cx.cfg.max_edges_per_node);
@@ -453,13 +466,20 @@ pub(crate) fn compute(
             distinct(&mut s.out14);
             node.in14 = s.in14.clone();
             node.out14 = s.out14.clone();
+            // Thin means few transfer counterparties: a mule's own card spend does not count.
             node.degree = n as u32;
             if out[F::NIn30 as usize] >= 3.0 && out[F::NOut30 as usize] >= 3.0 {
                 s.gather.win.clear();
                 s.gather.win.extend(win.iter().filter_map(|&l| {
                     let r = &rows[row_of(l)];
                     let c = cp(l);
-                    (r.completed() && c != NONE).then_some((r.ts, is_in(l), c, r.amount))
+                    // Transfers only: shopping is not scattering.
+                    (r.completed() && c != NONE && !is_card(r.channel())).then_some((
+                        r.ts,
+                        is_in(l),
+                        c,
+                        r.amount,
+                    ))
                 }));
                 out[F::GatherScatter as usize] = f64::from(u8::from(s.gather.any_window()));
             }
@@ -469,11 +489,13 @@ pub(crate) fn compute(
             .filter(|c| before_cps.binary_search(c).is_err())
             .count();
         out[F::NewCpShare30 as usize] = share(nf(new), nf(n));
-        let new_r = receivers
+        distinct(&mut s.transfer_receivers);
+        let new_r = s
+            .transfer_receivers
             .iter()
             .filter(|c| before_receivers.binary_search(c).is_err())
             .count();
-        out[F::NewReceiverShare30 as usize] = share(nf(new_r), nf(receivers.len()));
+        out[F::NewReceiverShare30 as usize] = share(nf(new_r), nf(s.transfer_receivers.len()));
     }
     out[F::ActiveDays30 as usize] = nf(distinct_i64(&mut s.days));
     out[F::RoundShare30 as usize] = share(f64::from(n_round), f64::from(n_total));
@@ -780,14 +802,16 @@ fn pass_through(
     out[F::BalanceRatio30 as usize] = share(balance_days / 30.0, credits);
 }
 
-/// GR-1/GR-2: most distinct senders (receivers) inside any 7-day span of the window. Counts
+/// GR-1/GR-2: most distinct senders (receivers) of transfers inside any 7-day span of the
+/// window (card purchases are not fan-out, nor card takings fan-in). Counts
 /// live in a dense per-thread array indexed by entity code (no hashing).
 fn fan_windows(rows: &[Row], win: &[u32], out: &mut [f64; N_FEATURES], dense: &mut Vec<u32>) {
     for (dir_in, f) in [(true, F::FanIn7Max), (false, F::FanOut7Max)] {
         let side = |l: u32| {
             let r = &rows[row_of(l)];
             let c = if dir_in { r.sender } else { r.receiver };
-            (is_in(l) == dir_in && r.completed() && c != NONE).then_some((r.ts, c))
+            (is_in(l) == dir_in && r.completed() && c != NONE && !is_card(r.channel()))
+                .then_some((r.ts, c))
         };
         let (mut best, mut distinct) = (0u32, 0u32);
         let mut lo = 0usize;

@@ -33,7 +33,8 @@ pub(crate) struct NodeGraph {
     /// Distinct senders and receivers of the last 14 days, sorted.
     pub in14: Vec<u32>,
     pub out14: Vec<u32>,
-    /// Distinct counterparties in the 30 days.
+    /// Distinct counterparties of graph edges (transfers, not card purchases or cash) in the
+    /// 30 days.
     pub degree: u32,
 }
 
@@ -43,7 +44,7 @@ struct Graph {
     /// Distinct senders of the last 14 days (sorted), for bipartite blocks.
     in14: Vec<Vec<u32>>,
     out14: Vec<Vec<u32>>,
-    /// Distinct counterparties in the 30-day window.
+    /// Distinct transfer counterparties in the 30-day window.
     degree: Vec<u32>,
     /// Thin pass-through node: <= 3 counterparties and >= 70% forwarded within 72 h.
     thin: Vec<bool>,

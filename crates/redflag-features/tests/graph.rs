@@ -346,3 +346,46 @@ fn one_conductor_operating_several_holders_accounts() {
     assert_eq!(f.get("own1", "conductor_accounts_max_30d"), 0.0);
     assert_eq!(f.get("own1", "depositors_30d"), 0.0);
 }
+
+/// Found on `redflag synth` data (issue 3): mule accounts have a cover life of card spend, and
+/// shops must not make a hop look busy, nor an ordinary payday look like gather-scatter.
+#[test]
+fn issue_3_card_spend_is_not_a_transfer_counterparty() {
+    let mut txs = Vec::new();
+    let mut t = 30.0 * D;
+    let mut amount = 10_000.0;
+    let names = ["ma", "m1", "m2", "m3", "mb"];
+    for i in 0..4 {
+        t += 10.0;
+        amount *= 0.95;
+        txs.push(Tx::wire(names[i], names[i + 1], amount, t));
+    }
+    // Each hop also buys groceries and fuel at four different shops.
+    for (k, hop) in ["m1", "m2", "m3"].iter().enumerate() {
+        for s in 0..4 {
+            let shop = format!("shop{s}");
+            let at = 25.0 * D + (k * 4 + s) as f64 * 7.0;
+            txs.push(Tx::new(hop, &shop, 40.0, Channel::CardPresent, at).mcc(5411));
+        }
+    }
+    // A wage earner paid by three payers who spends it all at five shops within days.
+    for p in 0..3 {
+        txs.push(Tx::wire(
+            &format!("payer{p}"),
+            "earner",
+            800.0,
+            30.0 * D + p as f64 * 5.0,
+        ));
+    }
+    for s in 0..5 {
+        let shop = format!("store{s}");
+        let at = 31.0 * D + s as f64 * 9.0;
+        txs.push(Tx::new("earner", &shop, 470.0, Channel::CardPresent, at).mcc(5311));
+    }
+    let f = features(&with_noise(txs));
+    for n in names {
+        assert_eq!(f.get(n, "chain_hops_max_30d"), 4.0, "{n}");
+    }
+    assert_eq!(f.get("earner", "gather_scatter_30d"), 0.0);
+    assert_eq!(f.get("earner", "fan_out_7d_max"), 0.0);
+}

@@ -168,12 +168,20 @@ fn reference(txs: &[Tx], e: &str, as_of: i64) -> BTreeMap<&'static str, f64> {
         "receivers_30d",
         distinct(&|l| if l.incoming { None } else { cp(l) }),
     );
+    // Relationships are transfers: card purchases and cash are not counterparties here.
+    let card = |l: &Leg<'_>| matches!(l.tx.channel, Channel::CardPresent | Channel::CardNotPresent);
     let before: BTreeSet<&str> = baseline
         .iter()
+        .filter(|l| !card(l))
         .map(|l| l.cp())
         .filter(|c| *c != "CASH")
         .collect();
-    let now: BTreeSet<&str> = w.iter().map(|l| l.cp()).filter(|c| *c != "CASH").collect();
+    let now: BTreeSet<&str> = w
+        .iter()
+        .filter(|l| !card(l))
+        .map(|l| l.cp())
+        .filter(|c| *c != "CASH")
+        .collect();
     let new = now.iter().filter(|c| !before.contains(*c)).count() as f64;
     r.insert(
         "new_counterparty_share_30d",
@@ -376,7 +384,7 @@ fn reference(txs: &[Tx], e: &str, as_of: i64) -> BTreeMap<&'static str, f64> {
     for (incoming, name) in [(true, "fan_in_7d_max"), (false, "fan_out_7d_max")] {
         let side: Vec<_> = w
             .iter()
-            .filter(|l| l.incoming == incoming && l.cp() != "CASH")
+            .filter(|l| l.incoming == incoming && l.cp() != "CASH" && !card(l))
             .collect();
         let best = side
             .iter()
