@@ -14,7 +14,7 @@ The population is small and plain: salaried customers paying by card, rent and A
 a few small businesses taking cash, wires abroad. Five records are deliberately bad, so that
 `redflag check` has something to report in every format: a negative amount, an unknown
 channel value, a lower-case currency, an empty receiver and a repeated txn_id.
-`redflag synth` (issue 3) will replace this population with a labelled one.
+The labelled population made by `redflag synth` is in `population/` (see its README).
 """
 import csv
 import datetime as dt

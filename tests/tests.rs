@@ -11,3 +11,4 @@ mod model_cli;
 mod rule_cases;
 mod rules_cli;
 mod run_cli;
+mod synth_cli;

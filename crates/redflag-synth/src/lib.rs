@@ -220,7 +220,9 @@ pub struct Summary {
     pub laundering_rows: u64,
     /// Distinctive rows of look-alikes.
     pub lookalike_rows: u64,
-    /// Wall-clock seconds.
+    /// Wall-clock seconds (printed, not written to `summary.json`, which stays identical
+    /// from run to run).
+    #[serde(skip)]
     pub seconds: f64,
 }
 

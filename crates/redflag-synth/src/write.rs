@@ -12,9 +12,12 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::Datelike;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
 use crate::plan::{Persona, Plan, Role};
@@ -374,9 +377,110 @@ fn chunk(plan: &Plan, c: u32, format: Format) -> Result<ChunkOut> {
     Ok(out)
 }
 
+/// Rows per Parquet row group.
+const ROW_GROUP: usize = 1 << 18;
+
+/// A Parquet file whose row groups are encoded column by column in parallel (one generation
+/// chunk at a time would leave one core idle: the stock writer encodes on one thread).
+struct ParquetSink {
+    writer: SerializedFileWriter<Atomic>,
+    factory: ArrowRowGroupWriterFactory,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    groups: usize,
+    path: PathBuf,
+}
+
+impl ParquetSink {
+    fn create(path: &Path) -> Result<ParquetSink> {
+        let err = |e: parquet::errors::ParquetError| Error::Parquet(path.to_owned(), e.to_string());
+        let schema = arrow_schema();
+        // Unique columns gain nothing from dictionaries and cost a hash lookup per value.
+        let mut props = ["txn_id", "ts", "amount", "tx_hash"]
+            .into_iter()
+            .fold(
+                WriterProperties::builder().set_compression(Compression::SNAPPY),
+                |b, c| b.set_column_dictionary_enabled(ColumnPath::from(c), false),
+            )
+            .build();
+        add_encoded_arrow_schema_to_metadata(&schema, &mut props);
+        let parquet_schema = ArrowSchemaConverter::new().convert(&schema).map_err(err)?;
+        let writer = SerializedFileWriter::new(
+            Atomic::create(path)?,
+            parquet_schema.root_schema_ptr(),
+            Arc::new(props),
+        )
+        .map_err(err)?;
+        let factory = ArrowRowGroupWriterFactory::new(&writer, schema);
+        Ok(ParquetSink {
+            writer,
+            factory,
+            pending: Vec::new(),
+            pending_rows: 0,
+            groups: 0,
+            path: path.to_owned(),
+        })
+    }
+
+    fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        self.pending_rows += batch.num_rows();
+        self.pending.push(batch);
+        if self.pending_rows >= ROW_GROUP {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let err = |e: parquet::errors::ParquetError| Error::Parquet(path.clone(), e.to_string());
+        let writers = self
+            .factory
+            .create_column_writers(self.groups)
+            .map_err(err)?;
+        let schema = arrow_schema();
+        let pending = std::mem::take(&mut self.pending);
+        let chunks: Vec<std::result::Result<ArrowColumnChunk, parquet::errors::ParquetError>> =
+            writers
+                .into_par_iter()
+                .enumerate()
+                .map(|(i, mut w)| {
+                    for b in &pending {
+                        for leaf in compute_leaves(schema.field(i), b.column(i))? {
+                            w.write(&leaf)?;
+                        }
+                    }
+                    w.close()
+                })
+                .collect();
+        let mut group = self.writer.next_row_group().map_err(err)?;
+        for c in chunks {
+            c.map_err(err)?
+                .append_to_row_group(&mut group)
+                .map_err(err)?;
+        }
+        group.close().map_err(err)?;
+        self.groups += 1;
+        self.pending_rows = 0;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        let path = self.path.clone();
+        self.writer
+            .into_inner()
+            .map_err(|e| Error::Parquet(path, e.to_string()))?
+            .commit()
+    }
+}
+
 enum Sink {
     Csv(Atomic),
-    Parquet(Box<ArrowWriter<Atomic>>, PathBuf),
+    Parquet(Box<ParquetSink>),
 }
 
 /// Generates the population of `plan` into `dir`.
@@ -390,16 +494,9 @@ pub fn write_population(plan: &Plan, dir: &Path, format: Format) -> Result<Summa
             f.write(b"\n")?;
             Sink::Csv(f)
         }
-        Format::Parquet => {
-            let path = dir.join("transactions.parquet");
-            let props = WriterProperties::builder()
-                .set_compression(Compression::SNAPPY)
-                .set_max_row_group_row_count(Some(1 << 20))
-                .build();
-            let w = ArrowWriter::try_new(Atomic::create(&path)?, arrow_schema(), Some(props))
-                .map_err(|e| Error::Parquet(path.clone(), e.to_string()))?;
-            Sink::Parquet(Box::new(w), path)
-        }
+        Format::Parquet => Sink::Parquet(Box::new(ParquetSink::create(
+            &dir.join("transactions.parquet"),
+        )?)),
     };
     let mut txn_labels = Atomic::create(&dir.join("transaction_labels.csv"))?;
     txn_labels.write(b"txn_id,is_laundering,typology,case_id\n")?;
@@ -422,10 +519,9 @@ pub fn write_population(plan: &Plan, dir: &Path, format: Format) -> Result<Summa
             let o = o?;
             match &mut sink {
                 Sink::Csv(f) => f.write(&o.csv)?,
-                Sink::Parquet(w, path) => {
-                    if let Some(b) = &o.batch {
-                        w.write(b)
-                            .map_err(|e| Error::Parquet(path.clone(), e.to_string()))?;
+                Sink::Parquet(p) => {
+                    if let Some(b) = o.batch {
+                        p.write(b)?;
                     }
                 }
             }
@@ -443,10 +539,7 @@ pub fn write_population(plan: &Plan, dir: &Path, format: Format) -> Result<Summa
     }
     match sink {
         Sink::Csv(f) => f.commit()?,
-        Sink::Parquet(w, path) => w
-            .into_inner()
-            .map_err(|e| Error::Parquet(path.clone(), e.to_string()))?
-            .commit()?,
+        Sink::Parquet(p) => p.finish()?,
     }
     txn_labels.commit()?;
     account_labels.commit()?;

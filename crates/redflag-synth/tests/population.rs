@@ -251,6 +251,7 @@ fn same_arguments_give_identical_files_whatever_the_thread_count() {
         "customer_labels.csv",
         "transaction_labels.csv",
         "reference/vasp_attribution.csv",
+        "summary.json",
     ];
     let (a, b, c) = (
         make(1, 5, Format::Csv),
