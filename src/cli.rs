@@ -52,6 +52,14 @@ pub enum Command {
     /// Isolation forest on a feature table: fit a model file, score a table with it.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Measure detection quality against labels: ROC-AUC, PR-AUC (average precision),
+    /// precision@k and recall@k, overall, per role (controller, victim, front business) and
+    /// per typology.
+    ///
+    /// The population is the labelled entities; one that a scores file lacks ranks last.
+    /// Give --scores several times to compare detectors (redflag's scores.csv and a
+    /// baseline's) side by side on the same labels.
+    Eval(EvalArgs),
     /// Generate a synthetic bank population with planted, labelled trafficking cases and benign
     /// look-alikes of every red flag, for testing rules, training and benchmarks.
     ///
@@ -267,6 +275,41 @@ pub struct CheckArgs {
     /// this CSV file. It is written under a temporary name and renamed when complete.
     #[arg(long, value_name = "FILE")]
     pub rejected: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A scores file: CSV with entity_id and risk (and entity_kind), such as the scores.csv
+    /// of `redflag run`. Repeat to compare.
+    #[arg(long, value_name = "SCORES.csv", required = true)]
+    pub scores: Vec<PathBuf>,
+    /// Labels: account_labels.csv or customer_labels.csv as `redflag synth` writes them, or
+    /// any CSV with an id column and is_suspicious (typology and role optional).
+    #[arg(long, value_name = "LABELS.csv")]
+    pub labels: PathBuf,
+    /// Which scored entities to rank: account (accounts, wallets, merchants) or customer.
+    #[arg(long, value_enum, default_value_t = EvalKind::Account)]
+    pub kind: EvalKind,
+    /// The k of precision@k and recall@k (comma-separated).
+    #[arg(
+        long,
+        value_name = "K,...",
+        value_delimiter = ',',
+        default_value = "50,100"
+    )]
+    pub k: Vec<usize>,
+    /// Print JSON (one object per scores file, in a list) instead of the tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Entity kind for `redflag eval`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum EvalKind {
+    /// Accounts, wallets and merchants (everything but customers).
+    Account,
+    /// Customers.
+    Customer,
 }
 
 #[derive(Debug, Args)]

@@ -208,3 +208,99 @@ fn run_on_the_sample_population_finds_the_planted_cases() {
         );
     }
 }
+
+/// `redflag eval` on the sample: redflag's ranking against a detector that knows nothing
+/// (every entity the same risk), side by side, and the JSON shape scripts rely on.
+#[test]
+fn eval_compares_scores_files_on_the_sample_labels() {
+    let sample = root().join("sample-data/population");
+    let out = tempfile::tempdir().expect("dir");
+    let s = |f: &str| sample.join(f).display().to_string();
+    let o = |f: &str| out.path().join(f).display().to_string();
+    let run = redflag(&[
+        "run",
+        &s("transactions.csv.gz"),
+        "--rates",
+        &s("rates.csv"),
+        "--reference-dir",
+        &s("reference"),
+        "--out",
+        &o("run"),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // A know-nothing detector: every labelled account at the same risk.
+    let labels = csv_rows(&sample.join("account_labels.csv"));
+    let mut flat = String::from("entity_id,entity_kind,risk\n");
+    for l in &labels {
+        flat.push_str(&format!("{},account,0.5\n", l["account"]));
+    }
+    std::fs::write(o("flat.csv"), flat).expect("write");
+    let eval = redflag(&[
+        "eval",
+        "--scores",
+        &o("run/scores.csv"),
+        "--scores",
+        &o("flat.csv"),
+        "--labels",
+        &s("account_labels.csv"),
+        "--k",
+        "50,100",
+        "--json",
+    ]);
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("json");
+    let (ours, flat) = (&v[0], &v[1]);
+    let positives = labels.iter().filter(|l| l["is_suspicious"] == "1").count() as u64;
+    assert_eq!(ours["overall"]["positives"], positives);
+    assert_eq!(ours["overall"]["n"], labels.len() as u64);
+    let f = |x: &serde_json::Value| x.as_f64().expect("number");
+    // The flat detector's ROC-AUC is exactly one half; its PR-AUC is about the positive rate.
+    assert_eq!(f(&flat["overall"]["roc_auc"]), 0.5);
+    assert!(f(&ours["overall"]["pr_auc"]) > 1.5 * f(&flat["overall"]["pr_auc"]));
+    assert!(f(&ours["by_role"]["controller"]["roc_auc"]) > 0.85);
+    assert!(f(&ours["by_typology"]["sex_ads"]["recall_at"]["100"]) >= 0.8);
+    for role in ["controller", "victim", "front_business"] {
+        assert!(ours["by_role"][role]["pr_auc"].is_number(), "{role}");
+    }
+    // The text table names every typology.
+    let text = redflag(&[
+        "eval",
+        "--scores",
+        &o("run/scores.csv"),
+        "--labels",
+        &s("account_labels.csv"),
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    for t in [
+        "overall",
+        "role victim",
+        "typology wage_sweep",
+        "P@100",
+        "PR-AUC",
+    ] {
+        assert!(text.contains(t), "{t:?} in\n{text}");
+    }
+    // A labels file without the label column is refused, naming the file and the column.
+    std::fs::write(o("bad.csv"), "account,typology\nAC1,x\n").expect("write");
+    let bad = redflag(&[
+        "eval",
+        "--scores",
+        &o("flat.csv"),
+        "--labels",
+        &o("bad.csv"),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("bad.csv") && err.contains("is_suspicious"),
+        "{err}"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod eval;
 mod features;
 mod mapping;
 mod model;
@@ -34,6 +35,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Rules(cmd) => rules::run(cmd),
         Command::Mapping(cmd) => mapping::run(cmd),
         Command::Model(cmd) => model::run(cmd),
+        Command::Eval(args) => eval::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Bench(cmd) => bench::run(cmd),
     }

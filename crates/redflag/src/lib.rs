@@ -29,6 +29,7 @@
 
 mod alert;
 mod engine;
+pub mod eval;
 mod output;
 
 pub use alert::{ALERT_FORMAT_VERSION, Alert, Reason, ReasonValue, TopFeature, Versions};
@@ -59,6 +60,9 @@ pub enum Error {
     /// Writing an output failed.
     #[error("{0}")]
     Output(String),
+    /// A scores or labels file is unusable (the message names the file and line).
+    #[error("{0}")]
+    Input(String),
 }
 
 /// Result of a run.
