@@ -21,8 +21,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the whole job: read and validate INPUT, compute entity features, evaluate the rule
     /// pack, score anomalies with an isolation forest, and write a ranked, explained alert
-    /// queue to --out DIR: alerts.jsonl, alerts.csv, scores.csv (every entity), rejected.csv
-    /// and manifest.json (the audit record). Every file is written atomically.
+    /// queue to --out DIR: alerts.jsonl, alerts.csv, alerts.parquet, scores.csv (every
+    /// entity), report.html (one self-contained page: summary, charts, top alerts, each top
+    /// case's money flows), rejected.csv and manifest.json (the audit record). Every file is
+    /// written atomically.
     ///
     /// Risk = 1 − (1 − rule score) · (1 − 0.4 · a), where the rule score is a noisy-OR of the
     /// fired rules' weights (× 0.5 / 0.75 / 1 for low / medium / high severity) and a rises from

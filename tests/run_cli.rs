@@ -40,8 +40,10 @@ fn run_writes_every_output_and_the_counts_add_up() {
         [
             "alerts.csv",
             "alerts.jsonl",
+            "alerts.parquet",
             "manifest.json",
             "rejected.csv",
+            "report.html",
             "scores.csv"
         ]
     );

@@ -71,7 +71,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
     println!(
-        "wrote {}/{{alerts.jsonl,alerts.csv,scores.csv,rejected.csv,manifest.json}}",
+        "wrote {}/{{alerts.jsonl,alerts.csv,alerts.parquet,scores.csv,report.html,rejected.csv,manifest.json}}",
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)

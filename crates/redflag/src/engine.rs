@@ -17,6 +17,7 @@ use redflag_io::{
 };
 use redflag_rules::{Reference, RuleEngine, RulePack, Severity};
 use redflag_schema::columns as col;
+use redflag_schema::{CanonicalEnum, Channel};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -169,6 +170,22 @@ pub struct ManifestInput {
     pub sha256: String,
 }
 
+/// Money moved from one party to another over the 30 days before `as_of`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flow {
+    /// Paying party.
+    pub from: String,
+    /// Receiving party.
+    pub to: String,
+    /// Total, base currency.
+    pub amount: f64,
+    /// Transactions.
+    pub count: u32,
+}
+
+/// Alerts whose parties' money flows are kept for the report's case graphs.
+pub const FLOW_ALERTS: usize = 50;
+
 /// The result of a run.
 #[derive(Debug, Clone)]
 pub struct AlertSet {
@@ -178,6 +195,10 @@ pub struct AlertSet {
     pub scores: Vec<EntityScore>,
     /// The audit record.
     pub manifest: Manifest,
+    /// Money flows (card purchases left out) touching the parties of the first
+    /// [`FLOW_ALERTS`] alerts, sorted by payer then payee; `report.html` draws each top case
+    /// from them.
+    pub flows: Vec<Flow>,
 }
 
 impl Engine {
@@ -599,6 +620,7 @@ impl Engine {
             alerts,
             scores: entity_scores,
             manifest,
+            flows: links.flows,
         };
         if let Some(dir) = &self.out_dir {
             set.write(dir)?;
@@ -693,6 +715,7 @@ fn matrix(table: &RecordBatch, names: &[String]) -> Array2<f64> {
 struct Links {
     evidence: Vec<Vec<String>>,
     parent: Vec<usize>,
+    flows: Vec<Flow>,
 }
 
 impl Links {
@@ -708,12 +731,17 @@ impl Links {
         }
         let from = as_of - 30 * DAY;
         // Per batch, in parallel: (alert, amount, txn id) hits and alert pairs to join.
-        type BatchLinks = (Vec<(usize, f64, String)>, Vec<(usize, usize)>);
+        type BatchLinks = (
+            Vec<(usize, f64, String)>,
+            Vec<(usize, usize)>,
+            HashMap<(String, String), (f64, u32)>,
+        );
         let per_batch: Vec<BatchLinks> = batches
             .par_iter()
             .map(|b| {
                 let mut hits_out = Vec::new();
                 let mut pairs = Vec::new();
+                let mut flows: HashMap<(String, String), (f64, u32)> = HashMap::new();
                 let text = |name: &str| {
                     b.column_by_name(name)
                         .and_then(|c| c.as_string_opt::<i32>().cloned())
@@ -723,7 +751,7 @@ impl Links {
                     text(col::SENDER_ID),
                     text(col::RECEIVER_ID),
                 ) else {
-                    return (hits_out, pairs);
+                    return (hits_out, pairs, flows);
                 };
                 let sc = text(col::SENDER_CUSTOMER_ID).filter(|_| !customers.is_empty());
                 let rc = text(col::RECEIVER_CUSTOMER_ID).filter(|_| !customers.is_empty());
@@ -734,7 +762,18 @@ impl Links {
                     .column_by_name(col::AMOUNT_BASE)
                     .and_then(|c| c.as_primitive_opt::<Float64Type>().cloned());
                 let (Some(ts), Some(amount)) = (ts, amount) else {
-                    return (hits_out, pairs);
+                    return (hits_out, pairs, flows);
+                };
+                // Card purchases are shopping, not money flows between parties.
+                let card = b.column_by_name(col::CHANNEL).and_then(|c| {
+                    c.as_dictionary_opt::<arrow::datatypes::UInt8Type>()
+                        .cloned()
+                });
+                let is_card = |i: usize| {
+                    card.as_ref().is_some_and(|c| {
+                        let k = c.keys().value(i);
+                        k == Channel::CardPresent.key() || k == Channel::CardNotPresent.key()
+                    })
                 };
                 let cust = |a: &Option<arrow::array::StringArray>, i: usize| {
                     a.as_ref()
@@ -746,12 +785,20 @@ impl Links {
                     if t <= from || t > as_of {
                         continue;
                     }
-                    let hits = [
+                    let (ps, pr) = (
                         parties.get(s.value(i)).copied(),
                         parties.get(r.value(i)).copied(),
-                        cust(&sc, i),
-                        cust(&rc, i),
-                    ];
+                    );
+                    if (ps.is_some_and(|k| k < FLOW_ALERTS) || pr.is_some_and(|k| k < FLOW_ALERTS))
+                        && !is_card(i)
+                    {
+                        let f = flows
+                            .entry((s.value(i).to_owned(), r.value(i).to_owned()))
+                            .or_insert((0.0, 0));
+                        f.0 += amount.value(i);
+                        f.1 += 1;
+                    }
+                    let hits = [ps, pr, cust(&sc, i), cust(&rc, i)];
                     let mut first = None;
                     for k in hits.into_iter().flatten() {
                         hits_out.push((k, amount.value(i), txn.value(i).to_owned()));
@@ -761,12 +808,18 @@ impl Links {
                         }
                     }
                 }
-                (hits_out, pairs)
+                (hits_out, pairs, flows)
             })
             .collect();
         let mut found: Vec<Vec<(f64, String)>> = vec![Vec::new(); keys.len()];
         let mut parent: Vec<usize> = (0..keys.len()).collect();
-        for (hits, pairs) in per_batch {
+        let mut flows: HashMap<(String, String), (f64, u32)> = HashMap::new();
+        for (hits, pairs, batch_flows) in per_batch {
+            for (key, (amount, count)) in batch_flows {
+                let f = flows.entry(key).or_insert((0.0, 0));
+                f.0 += amount;
+                f.1 += count;
+            }
             for (k, amount, txn) in hits {
                 found[k].push((amount, txn));
             }
@@ -782,7 +835,21 @@ impl Links {
                 v.into_iter().take(EVIDENCE).map(|(_, id)| id).collect()
             })
             .collect();
-        Links { evidence, parent }
+        let mut flows: Vec<Flow> = flows
+            .into_iter()
+            .map(|((from, to), (amount, count))| Flow {
+                from,
+                to,
+                amount,
+                count,
+            })
+            .collect();
+        flows.sort_by(|a, b| a.from.cmp(&b.from).then_with(|| a.to.cmp(&b.to)));
+        Links {
+            evidence,
+            parent,
+            flows,
+        }
     }
 
     /// The best-ranked alert of `k`'s case (alerts are in rank order, so the smallest index).

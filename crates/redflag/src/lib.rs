@@ -31,11 +31,12 @@ mod alert;
 mod engine;
 pub mod eval;
 mod output;
+pub mod report;
 
 pub use alert::{ALERT_FORMAT_VERSION, Alert, Reason, ReasonValue, TopFeature, Versions};
 pub use engine::{
-    AlertSet, Engine, EntityScore, Manifest, ManifestInput, StageTimings, feature_config, risk,
-    rule_score,
+    AlertSet, Engine, EntityScore, FLOW_ALERTS, Flow, Manifest, ManifestInput, StageTimings,
+    feature_config, risk, rule_score,
 };
 
 /// Errors of a run.

@@ -17,9 +17,9 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 impl AlertSet {
-    /// Writes `alerts.jsonl`, `alerts.csv`, `scores.csv` and `manifest.json` into `dir` (created
-    /// when missing). `rejected.csv` is written during the run when the engine has an output
-    /// directory.
+    /// Writes `alerts.jsonl`, `alerts.csv`, `alerts.parquet`, `scores.csv`, `report.html` and
+    /// `manifest.json` into `dir` (created when missing). `rejected.csv` is written during the
+    /// run when the engine has an output directory.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
@@ -71,6 +71,11 @@ impl AlertSet {
             csv.push('\n');
         }
         write_file(&dir.join("alerts.csv"), csv.as_bytes())?;
+        self.write_parquet(&dir.join("alerts.parquet"))?;
+        write_file(
+            &dir.join("report.html"),
+            crate::report::render(self).as_bytes(),
+        )?;
 
         let mut scores = String::from("entity_id,entity_kind,risk,rule_score,anomaly_score,rank\n");
         for s in &self.scores {
@@ -86,5 +91,98 @@ impl AlertSet {
         let manifest = serde_json::to_string_pretty(&self.manifest)
             .map_err(|e| Error::Output(e.to_string()))?;
         write_file(&dir.join("manifest.json"), manifest.as_bytes())
+    }
+}
+
+impl AlertSet {
+    /// `alerts.parquet`: the columns of `alerts.csv`, typed, with lists for rule ids, reasons,
+    /// typologies, top features and evidence.
+    fn write_parquet(&self, path: &Path) -> Result<()> {
+        use arrow::array::{
+            ArrayRef, BooleanArray, Float64Array, ListBuilder, StringArray, StringBuilder,
+            UInt32Array,
+        };
+        use arrow::datatypes::{DataType, Field, Schema};
+        use std::sync::Arc;
+        let fail = |e: &dyn std::fmt::Display| Error::Output(format!("{}: {e}", path.display()));
+        let text = |f: &dyn Fn(&crate::Alert) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(self.alerts.iter().map(f)))
+        };
+        let num = |f: &dyn Fn(&crate::Alert) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(self.alerts.iter().map(f)))
+        };
+        let list = |f: &dyn Fn(&crate::Alert) -> Vec<String>| -> ArrayRef {
+            let mut b = ListBuilder::new(StringBuilder::new());
+            for a in &self.alerts {
+                for v in f(a) {
+                    b.values().append_value(v);
+                }
+                b.append(true);
+            }
+            Arc::new(b.finish())
+        };
+        let item = || Arc::new(Field::new("item", DataType::Utf8, true));
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            (
+                "rank",
+                Arc::new(UInt32Array::from_iter_values(
+                    self.alerts.iter().map(|a| a.rank as u32),
+                )),
+            ),
+            ("alert_id", text(&|a| a.alert_id.clone())),
+            ("entity_id", text(&|a| a.entity_id.clone())),
+            ("entity_kind", text(&|a| a.entity_kind.clone())),
+            ("risk", num(&|a| a.risk)),
+            ("rule_score", num(&|a| a.rule_score)),
+            ("anomaly_score", num(&|a| a.anomaly_score)),
+            ("anomaly_percentile", num(&|a| a.anomaly_percentile)),
+            (
+                "anomaly_only",
+                Arc::new(BooleanArray::from_iter(
+                    self.alerts.iter().map(|a| Some(a.anomaly_only)),
+                )),
+            ),
+            ("role_hint", text(&|a| a.role_hint.clone())),
+            ("case_id", text(&|a| a.case_id.clone())),
+            (
+                "rule_ids",
+                list(&|a| a.reasons.iter().map(|r| r.rule_id.clone()).collect()),
+            ),
+            (
+                "reasons",
+                list(&|a| {
+                    a.reasons
+                        .iter()
+                        .map(|r| format!("{}: {}", r.rule_id, r.text))
+                        .collect()
+                }),
+            ),
+            ("typologies", list(&|a| a.typologies.clone())),
+            (
+                "top_features",
+                list(&|a| a.top_features.iter().map(|t| t.name.clone()).collect()),
+            ),
+            ("evidence_txn_ids", list(&|a| a.evidence_txn_ids.clone())),
+        ];
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(name, array)| match array.data_type() {
+                DataType::List(_) => Field::new(*name, DataType::List(item()), false),
+                t => Field::new(*name, t.clone(), false),
+            })
+            .collect();
+        let batch = arrow::array::RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns.into_iter().map(|(_, a)| a).collect(),
+        )
+        .map_err(|e| fail(&e))?;
+        let file = AtomicFile::create(path).map_err(|e| fail(&e))?;
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
+            .map_err(|e| fail(&e))?;
+        w.write(&batch).map_err(|e| fail(&e))?;
+        w.into_inner()
+            .map_err(|e| fail(&e))?
+            .commit()
+            .map_err(|e| fail(&e))
     }
 }
