@@ -304,3 +304,58 @@ fn eval_compares_scores_files_on_the_sample_labels() {
         "{err}"
     );
 }
+
+/// FC20 p.10: a possible victim is never presented as a suspect. On the sample, victims who
+/// hand their takings or wages to the controller fire controller-type rules (funnel,
+/// pass-through), yet the money flows inside their case say whose money it is.
+#[test]
+fn issue_7_victims_handing_money_to_a_controller_are_possible_victims() {
+    let sample = root().join("sample-data/population");
+    let out = tempfile::tempdir().expect("dir");
+    let s = |f: &str| sample.join(f).display().to_string();
+    let run = redflag(&[
+        "run",
+        &s("transactions.csv.gz"),
+        "--rates",
+        &s("rates.csv"),
+        "--reference-dir",
+        &s("reference"),
+        "--out",
+        &out.path().display().to_string(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut labels: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (file, id) in [
+        ("account_labels.csv", "account"),
+        ("customer_labels.csv", "customer"),
+    ] {
+        for r in csv_rows(&sample.join(file)) {
+            labels.insert(r[id].clone(), r);
+        }
+    }
+    let (mut victims, mut wrong) = (0, Vec::new());
+    for a in csv_rows(&out.path().join("alerts.csv")) {
+        let Some(l) = labels.get(&a["entity_id"]) else {
+            continue;
+        };
+        match (l["role"].as_str(), a["role_hint"].as_str()) {
+            ("victim", "possible_victim") => victims += 1,
+            ("victim", "possible_controller") | ("controller", "possible_victim") => {
+                wrong.push(format!(
+                    "{} is a {} tagged {}",
+                    a["entity_id"], l["role"], a["role_hint"]
+                ))
+            }
+            _ => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:?}");
+    assert!(
+        victims >= 10,
+        "{victims} alerted victims tagged possible_victim"
+    );
+}

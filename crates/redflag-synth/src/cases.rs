@@ -644,7 +644,7 @@ impl Gen<'_> {
             );
             (self.rows[i].device, self.rows[i].ip) = boss.session();
         }
-        // The people advertised move their takings to the controller from his phone.
+        // The people advertised move their takings to the controller, from the controller's phone.
         for v in &c.victims {
             for _ in 0..self.scaled(4.0, k, 1) {
                 let day = self.int(e - 29, e);

@@ -53,6 +53,10 @@ pub struct Alert {
     pub evidence_txn_ids: Vec<String>,
     /// `possible_controller`, `possible_victim` or `unknown`. A possible victim is a
     /// safeguarding lead, never the subject of a report (FinCEN FIN-2020-A008 p.10).
+    /// `possible_victim` when the entity hands most of what it pays inside its case to the
+    /// entity the case's money flows to (swept wages, passed-on takings, a mule account),
+    /// whatever rules fired; otherwise `possible_controller` when a fired rule hints so, then
+    /// `possible_victim` when one hints that, else `unknown`.
     pub role_hint: String,
     /// Alerts linked by transactions share a case; its id is the best-ranked member's alert id.
     pub case_id: String,

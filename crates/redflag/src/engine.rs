@@ -502,7 +502,9 @@ impl Engine {
                     .iter()
                     .filter_map(|h| engine.rules()[h.rule].rule.role_hint.map(|r| r.as_str()))
                     .collect();
-                let role_hint = if roles.contains(&"possible_controller") {
+                let role_hint = if links.victim[k] {
+                    "possible_victim"
+                } else if roles.contains(&"possible_controller") {
                     "possible_controller"
                 } else if roles.contains(&"possible_victim") {
                     "possible_victim"
@@ -716,6 +718,8 @@ struct Links {
     evidence: Vec<Vec<String>>,
     parent: Vec<usize>,
     flows: Vec<Flow>,
+    /// Hands most of its money to the entity its case's money flows to.
+    victim: Vec<bool>,
 }
 
 impl Links {
@@ -735,6 +739,8 @@ impl Links {
             Vec<(usize, f64, String)>,
             Vec<(usize, usize)>,
             HashMap<(String, String), (f64, u32)>,
+            Vec<(usize, usize, f64)>,
+            Vec<(usize, usize)>,
         );
         let per_batch: Vec<BatchLinks> = batches
             .par_iter()
@@ -742,6 +748,9 @@ impl Links {
                 let mut hits_out = Vec::new();
                 let mut pairs = Vec::new();
                 let mut flows: HashMap<(String, String), (f64, u32)> = HashMap::new();
+                // Money paid by one alerted entity to another (payer, payee, amount).
+                let mut inner: Vec<(usize, usize, f64)> = Vec::new();
+                let mut owners: Vec<(usize, usize)> = Vec::new();
                 let text = |name: &str| {
                     b.column_by_name(name)
                         .and_then(|c| c.as_string_opt::<i32>().cloned())
@@ -751,7 +760,7 @@ impl Links {
                     text(col::SENDER_ID),
                     text(col::RECEIVER_ID),
                 ) else {
-                    return (hits_out, pairs, flows);
+                    return (hits_out, pairs, flows, inner, owners);
                 };
                 let sc = text(col::SENDER_CUSTOMER_ID).filter(|_| !customers.is_empty());
                 let rc = text(col::RECEIVER_CUSTOMER_ID).filter(|_| !customers.is_empty());
@@ -762,7 +771,7 @@ impl Links {
                     .column_by_name(col::AMOUNT_BASE)
                     .and_then(|c| c.as_primitive_opt::<Float64Type>().cloned());
                 let (Some(ts), Some(amount)) = (ts, amount) else {
-                    return (hits_out, pairs, flows);
+                    return (hits_out, pairs, flows, inner, owners);
                 };
                 // Card purchases are shopping, not money flows between parties.
                 let card = b.column_by_name(col::CHANNEL).and_then(|c| {
@@ -798,7 +807,23 @@ impl Links {
                         f.0 += amount.value(i);
                         f.1 += 1;
                     }
-                    let hits = [ps, pr, cust(&sc, i), cust(&rc, i)];
+                    let (cs, cr) = (cust(&sc, i), cust(&rc, i));
+                    if !is_card(i) {
+                        for (a, b) in [(ps, pr), (cs, cr)] {
+                            if let (Some(a), Some(b)) = (a, b)
+                                && a != b
+                            {
+                                inner.push((a, b, amount.value(i)));
+                            }
+                        }
+                    }
+                    // Which alerted customer holds which alerted account.
+                    for (acct, holder) in [(ps, cs), (pr, cr)] {
+                        if let (Some(a), Some(h)) = (acct, holder) {
+                            owners.push((a, h));
+                        }
+                    }
+                    let hits = [ps, pr, cs, cr];
                     let mut first = None;
                     for k in hits.into_iter().flatten() {
                         hits_out.push((k, amount.value(i), txn.value(i).to_owned()));
@@ -808,13 +833,25 @@ impl Links {
                         }
                     }
                 }
-                (hits_out, pairs, flows)
+                owners.sort_unstable();
+                owners.dedup();
+                (hits_out, pairs, flows, inner, owners)
             })
             .collect();
         let mut found: Vec<Vec<(f64, String)>> = vec![Vec::new(); keys.len()];
         let mut parent: Vec<usize> = (0..keys.len()).collect();
         let mut flows: HashMap<(String, String), (f64, u32)> = HashMap::new();
-        for (hits, pairs, batch_flows) in per_batch {
+        let mut paid_in = vec![0.0; keys.len()];
+        let mut paid_out = vec![0.0; keys.len()];
+        let mut paid: HashMap<(usize, usize), f64> = HashMap::new();
+        let mut owner: Vec<(usize, usize)> = Vec::new();
+        for (hits, pairs, batch_flows, inner, owners) in per_batch {
+            owner.extend(owners);
+            for (a, b, amount) in inner {
+                paid_out[a] += amount;
+                paid_in[b] += amount;
+                *paid.entry((a, b)).or_default() += amount;
+            }
             for (key, (amount, count)) in batch_flows {
                 let f = flows.entry(key).or_insert((0.0, 0));
                 f.0 += amount;
@@ -845,11 +882,47 @@ impl Links {
             })
             .collect();
         flows.sort_by(|a, b| a.from.cmp(&b.from).then_with(|| a.to.cmp(&b.to)));
-        Links {
+        // Inside each case, the entity that nets the most from the others is where the money
+        // goes; an entity that sends most of what it pays to the case to that sink is handing
+        // over its money (wages swept, takings passed on, a mule's account): a possible victim
+        // (FC20 p.4, p.8), whatever else fired.
+        let mut links = Links {
             evidence,
             parent,
             flows,
+            victim: vec![false; keys.len()],
+        };
+        let mut sink: HashMap<usize, (f64, usize)> = HashMap::new();
+        for k in 0..keys.len() {
+            let net = paid_in[k] - paid_out[k];
+            let root = links.case_root(k);
+            let e = sink.entry(root).or_insert((0.0, usize::MAX));
+            if net > e.0 || (net == e.0 && k < e.1) {
+                *e = (net, k);
+            }
         }
+        for k in 0..keys.len() {
+            let Some(&(net, s)) = sink.get(&links.case_root(k)) else {
+                continue;
+            };
+            if s == k || net <= 0.0 || paid_out[k] <= 0.0 {
+                continue;
+            }
+            let to_sink = paid.get(&(k, s)).copied().unwrap_or_default();
+            links.victim[k] = to_sink >= 0.5 * paid_out[k] && paid_out[k] > paid_in[k];
+        }
+        // A customer whose alerted accounts are all possible victims is one too.
+        owner.sort_unstable();
+        owner.dedup();
+        let mut holder: HashMap<usize, bool> = HashMap::new();
+        for &(acct, cust) in &owner {
+            let all = holder.entry(cust).or_insert(true);
+            *all &= links.victim[acct];
+        }
+        for (cust, all) in holder {
+            links.victim[cust] |= all;
+        }
+        links
     }
 
     /// The best-ranked alert of `k`'s case (alerts are in rank order, so the smallest index).
