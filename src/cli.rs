@@ -193,6 +193,14 @@ pub struct RunArgs {
     /// Keep only the top K alerts.
     #[arg(long, value_name = "K")]
     pub budget: Option<usize>,
+    /// Keep at most N alerts of each case (entities linked by transactions), so that one
+    /// network does not flood the queue; applied before --budget. The others keep their rank
+    /// in scores.csv.
+    #[arg(long, value_name = "N")]
+    pub max_per_case: Option<usize>,
+    /// No progress line on stderr (it is drawn only when stderr is a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
     /// Seed of the isolation forest; the same inputs and seed give byte-identical outputs on
     /// any number of threads.
     #[arg(long, value_name = "N", default_value_t = 0)]

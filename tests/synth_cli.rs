@@ -168,6 +168,12 @@ fn run_on_the_sample_population_finds_the_planted_cases() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    // Not a terminal: no progress line.
+    assert!(
+        run.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let labels: BTreeMap<String, BTreeMap<String, String>> =
         csv_rows(&sample.join("account_labels.csv"))
             .into_iter()
@@ -358,4 +364,54 @@ fn issue_7_victims_handing_money_to_a_controller_are_possible_victims() {
         victims >= 10,
         "{victims} alerted victims tagged possible_victim"
     );
+}
+
+/// `--max-per-case` diversifies the queue: no case has more than N alerts, and the budget then
+/// reaches further down the ranking into other cases.
+#[test]
+fn max_per_case_keeps_one_network_from_flooding_the_queue() {
+    let sample = root().join("sample-data/population");
+    let s = |f: &str| sample.join(f).display().to_string();
+    let queue = |extra: &[&str]| {
+        let out = tempfile::tempdir().expect("dir");
+        let mut args = vec![
+            "run",
+            &s("transactions.csv.gz"),
+            "--rates",
+            &s("rates.csv"),
+            "--reference-dir",
+            &s("reference"),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.extend(["--out".to_owned(), out.path().display().to_string()]);
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = redflag(&args);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        csv_rows(&out.path().join("alerts.csv"))
+    };
+    let plain = queue(&["--budget", "20"]);
+    let diverse = queue(&["--budget", "20", "--max-per-case", "1"]);
+    assert_eq!(diverse.len(), 20);
+    let cases = |q: &[BTreeMap<String, String>]| {
+        q.iter()
+            .map(|r| r["case_id"].clone())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(cases(&diverse).len(), 20, "one alert per case");
+    assert!(
+        cases(&plain).len() < 20,
+        "without the cap, cases repeat in the top 20"
+    );
+    // The first alert is the same; ranks are consecutive.
+    assert_eq!(plain[0]["entity_id"], diverse[0]["entity_id"]);
+    for (i, r) in diverse.iter().enumerate() {
+        assert_eq!(r["rank"], (i + 1).to_string());
+    }
 }

@@ -33,10 +33,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(k) = args.budget {
         engine = engine.budget(k);
     }
+    if let Some(n) = args.max_per_case {
+        engine = engine.max_per_case(n);
+    }
     if let Some(text) = &args.as_of {
         engine = engine.as_of(super::features::parse_as_of(text)?);
     }
-    let set = engine.run().context("redflag run")?;
+    let progress = crate::progress::Progress::start(!args.no_progress);
+    let set = engine.on_stage(progress.hook()).run();
+    drop(progress);
+    let set = set.context("redflag run")?;
     let m = &set.manifest;
     if m.ingest.rejected > 0 {
         eprintln!(

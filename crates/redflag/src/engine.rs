@@ -77,9 +77,66 @@ const ANOMALY_ONLY_PERCENTILE: f64 = 99.5;
 /// Evidence transactions per alert.
 const EVIDENCE: usize = 20;
 
+/// A stage of a run, as reported to a progress hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading and validating the inputs.
+    Ingest,
+    /// Entity features and the graph pass.
+    Features,
+    /// The rule pack.
+    Rules,
+    /// Fitting (or loading) and scoring the isolation forest.
+    Model,
+    /// Scores, ranking, cases, evidence and explanations.
+    Alerts,
+    /// Writing the outputs.
+    Write,
+}
+
+impl Stage {
+    /// Every stage, in order.
+    pub const ALL: [Stage; 6] = [
+        Stage::Ingest,
+        Stage::Features,
+        Stage::Rules,
+        Stage::Model,
+        Stage::Alerts,
+        Stage::Write,
+    ];
+
+    /// What the stage does, for a progress line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stage::Ingest => "reading and validating inputs",
+            Stage::Features => "entity features and graph pass",
+            Stage::Rules => "evaluating the rule pack",
+            Stage::Model => "isolation forest",
+            Stage::Alerts => "ranking, cases, evidence",
+            Stage::Write => "writing outputs",
+        }
+    }
+
+    /// 1-based position among [`Stage::ALL`].
+    pub fn number(self) -> usize {
+        Stage::ALL.iter().position(|s| *s == self).unwrap_or(0) + 1
+    }
+}
+
+/// Called when a stage starts (a progress bar, a log line).
+#[derive(Clone)]
+pub struct ProgressHook(std::sync::Arc<dyn Fn(Stage) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
+}
+
 /// Builds and runs one job. Every setting has a default; only the inputs are required.
 #[derive(Debug, Clone)]
 pub struct Engine {
+    progress: Option<ProgressHook>,
     inputs: Vec<String>,
     mapping: String,
     rates: Option<PathBuf>,
@@ -91,6 +148,7 @@ pub struct Engine {
     model: Option<PathBuf>,
     as_of: Option<i64>,
     budget: Option<usize>,
+    max_per_case: Option<usize>,
     seed: u64,
     out_dir: Option<PathBuf>,
     today: Option<String>,
@@ -216,6 +274,8 @@ impl Engine {
             model: None,
             as_of: None,
             budget: None,
+            max_per_case: None,
+            progress: None,
             seed: 0,
             out_dir: None,
             today: None,
@@ -272,6 +332,23 @@ impl Engine {
         self.budget = Some(k);
         self
     }
+    /// Keep at most `n` alerts of each case (entities linked by transactions), so that one
+    /// network does not flood the queue; the others stay in `scores.csv` with their rank.
+    pub fn max_per_case(mut self, n: usize) -> Engine {
+        self.max_per_case = Some(n.max(1));
+        self
+    }
+    /// Calls `hook` as each stage starts (the CLI draws its progress line with it).
+    pub fn on_stage(mut self, hook: impl Fn(Stage) + Send + Sync + 'static) -> Engine {
+        self.progress = Some(ProgressHook(std::sync::Arc::new(hook)));
+        self
+    }
+
+    fn stage(&self, stage: Stage) {
+        if let Some(p) = &self.progress {
+            (p.0)(stage);
+        }
+    }
     /// Seed of the isolation forest (default 0).
     pub fn seed(mut self, seed: u64) -> Engine {
         self.seed = seed;
@@ -327,6 +404,7 @@ impl Engine {
 
         // Ingest.
         let clock = Instant::now();
+        self.stage(Stage::Ingest);
         let profile = MappingProfile::resolve(&self.mapping)?;
         let rates = match &self.rates {
             Some(p) => RateTable::from_file(p, &self.base_currency)?,
@@ -355,15 +433,18 @@ impl Engine {
 
         // Features, rules.
         let clock = Instant::now();
+        self.stage(Stage::Features);
         let features = redflag_features::compute(&ingested.batches, &cfg)?;
         timings.features = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
+        self.stage(Stage::Rules);
         let table = &features.batch;
         let ev = engine.evaluate(table)?;
         timings.rules = clock.elapsed().as_secs_f64();
 
         // Isolation forest over the numeric features.
         let clock = Instant::now();
+        self.stage(Stage::Model);
         let names: Vec<String> = CATALOG.iter().map(|d| d.name.to_owned()).collect();
         let x = matrix(table, &names);
         let forest = match model {
@@ -386,6 +467,7 @@ impl Engine {
 
         // Scores, alerts, cases, evidence.
         let clock = Instant::now();
+        self.stage(Stage::Alerts);
         let ids = table.column(0).as_string::<i32>();
         let kinds = table.column(1).as_string::<i32>();
         let n = table.num_rows();
@@ -420,11 +502,13 @@ impl Engine {
                 rank: k + 1,
             })
             .collect();
-        let alerted: Vec<usize> = order
+        // Candidates in rank order; cases are found among all of them, then the queue keeps at
+        // most `max_per_case` alerts of a case (so one network does not flood it) and the
+        // first `budget`.
+        let candidates: Vec<usize> = order
             .iter()
             .copied()
             .filter(|&r| ev.alerted[r] || percentiles[r] >= ANOMALY_ONLY_PERCENTILE)
-            .take(self.budget.unwrap_or(usize::MAX))
             .collect();
         let versions = Versions {
             alert_format: ALERT_FORMAT_VERSION,
@@ -445,20 +529,30 @@ impl Engine {
                 .map(|(k, (v, h))| (k.clone(), format!("{v} {h}")))
                 .collect(),
         };
-        let keys: Vec<(String, String)> = alerted
+        let keys: Vec<(String, String)> = candidates
             .iter()
             .map(|&r| (kinds.value(r).to_owned(), ids.value(r).to_owned()))
             .collect();
         let links = Links::collect(&ingested.batches, &keys, features.as_of);
+        let mut per_case: HashMap<usize, usize> = HashMap::new();
+        let kept: Vec<usize> = (0..candidates.len())
+            .filter(|&k| {
+                let n = per_case.entry(links.case_root(k)).or_default();
+                *n += 1;
+                *n <= self.max_per_case.unwrap_or(usize::MAX)
+            })
+            .take(self.budget.unwrap_or(usize::MAX))
+            .collect();
         let attributions = {
-            let rows: Vec<usize> = alerted.clone();
+            let rows: Vec<usize> = kept.iter().map(|&k| candidates[k]).collect();
             let sub = x.select(ndarray::Axis(0), &rows);
             forest.attributions(sub.view())?
         };
-        let mut alerts: Vec<Alert> = alerted
+        let mut alerts: Vec<Alert> = kept
             .iter()
             .enumerate()
-            .map(|(k, &r)| {
+            .map(|(i, &k)| {
+                let r = candidates[k];
                 let hits = ev.hits_of(r);
                 // Strongest first: severity, then weight, then rule id.
                 let mut ordered: Vec<&redflag_rules::Hit> = hits.iter().collect();
@@ -517,7 +611,7 @@ impl Engine {
                     .map(|(j, name)| TopFeature {
                         name: name.clone(),
                         value: x[(r, j)],
-                        contribution: attributions[(k, j)],
+                        contribution: attributions[(i, j)],
                     })
                     .filter(|t| t.contribution > 0.0)
                     .collect();
@@ -530,7 +624,7 @@ impl Engine {
                 let key = &keys[k];
                 Alert {
                     alert_id: alert_id(&key.0, &key.1, features.as_of, &engine.pack().sha256),
-                    rank: k + 1,
+                    rank: i + 1,
                     entity_id: key.1.clone(),
                     entity_kind: key.0.clone(),
                     risk: round6(risks[r]),
@@ -555,10 +649,13 @@ impl Engine {
                 }
             })
             .collect();
-        // Cases: the best-ranked alert's id names every alert linked to it by transactions.
-        for k in 0..alerts.len() {
-            let root = links.case_root(k);
-            alerts[k].case_id = alerts[root].alert_id.clone();
+        // Cases: the best-ranked alert's id names every alert linked to it by transactions (the
+        // root is the case's first candidate, so it is kept whenever any of its case is).
+        let position: HashMap<usize, usize> =
+            kept.iter().enumerate().map(|(i, &k)| (k, i)).collect();
+        for (i, &k) in kept.iter().enumerate() {
+            let root = position.get(&links.case_root(k)).copied().unwrap_or(i);
+            alerts[i].case_id = alerts[root].alert_id.clone();
         }
         timings.alerts = clock.elapsed().as_secs_f64();
 
@@ -583,6 +680,10 @@ impl Engine {
             (
                 "budget".to_owned(),
                 self.budget.map_or("none".into(), |b| b.to_string()),
+            ),
+            (
+                "max_per_case".to_owned(),
+                self.max_per_case.map_or("none".into(), |b| b.to_string()),
             ),
             (
                 "reference_dir".to_owned(),
@@ -625,6 +726,7 @@ impl Engine {
             flows: links.flows,
         };
         if let Some(dir) = &self.out_dir {
+            self.stage(Stage::Write);
             set.write(dir)?;
         }
         Ok(set)

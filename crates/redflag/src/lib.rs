@@ -35,8 +35,8 @@ pub mod report;
 
 pub use alert::{ALERT_FORMAT_VERSION, Alert, Reason, ReasonValue, TopFeature, Versions};
 pub use engine::{
-    AlertSet, Engine, EntityScore, FLOW_ALERTS, Flow, Manifest, ManifestInput, StageTimings,
-    feature_config, risk, rule_score,
+    AlertSet, Engine, EntityScore, FLOW_ALERTS, Flow, Manifest, ManifestInput, ProgressHook, Stage,
+    StageTimings, feature_config, risk, rule_score,
 };
 
 /// Errors of a run.
