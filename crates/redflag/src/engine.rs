@@ -241,7 +241,8 @@ pub struct Flow {
     pub count: u32,
 }
 
-/// Alerts whose parties' money flows are kept for the report's case graphs.
+/// Alerts (the first of the queue) whose parties' money flows are kept for the report's case
+/// graphs.
 pub const FLOW_ALERTS: usize = 50;
 
 /// The result of a run.
@@ -543,6 +544,15 @@ impl Engine {
             })
             .take(self.budget.unwrap_or(usize::MAX))
             .collect();
+        let flows = {
+            let top: hashbrown::HashSet<&str> = kept
+                .iter()
+                .take(FLOW_ALERTS)
+                .filter(|&&k| keys[k].0 != "customer")
+                .map(|&k| keys[k].1.as_str())
+                .collect();
+            collect_flows(&ingested.batches, &top, features.as_of)
+        };
         let attributions = {
             let rows: Vec<usize> = kept.iter().map(|&k| candidates[k]).collect();
             let sub = x.select(ndarray::Axis(0), &rows);
@@ -723,7 +733,7 @@ impl Engine {
             alerts,
             scores: entity_scores,
             manifest,
-            flows: links.flows,
+            flows,
         };
         if let Some(dir) = &self.out_dir {
             self.stage(Stage::Write);
@@ -819,7 +829,6 @@ fn matrix(table: &RecordBatch, names: &[String]) -> Array2<f64> {
 struct Links {
     evidence: Vec<Vec<String>>,
     parent: Vec<usize>,
-    flows: Vec<Flow>,
     /// Hands most of its money to the entity its case's money flows to.
     victim: Vec<bool>,
 }
@@ -836,11 +845,11 @@ impl Links {
             }
         }
         let from = as_of - 30 * DAY;
-        // Per batch, in parallel: (alert, amount, txn id) hits and alert pairs to join.
+        // Per batch, in parallel: (alert, amount, txn id) hits, alert pairs to join into cases,
+        // payments between alerted entities, and (account, holder) pairs of alerted entities.
         type BatchLinks = (
             Vec<(usize, f64, String)>,
             Vec<(usize, usize)>,
-            HashMap<(String, String), (f64, u32)>,
             Vec<(usize, usize, f64)>,
             Vec<(usize, usize)>,
         );
@@ -849,7 +858,6 @@ impl Links {
             .map(|b| {
                 let mut hits_out = Vec::new();
                 let mut pairs = Vec::new();
-                let mut flows: HashMap<(String, String), (f64, u32)> = HashMap::new();
                 // Money paid by one alerted entity to another (payer, payee, amount).
                 let mut inner: Vec<(usize, usize, f64)> = Vec::new();
                 let mut owners: Vec<(usize, usize)> = Vec::new();
@@ -862,7 +870,7 @@ impl Links {
                     text(col::SENDER_ID),
                     text(col::RECEIVER_ID),
                 ) else {
-                    return (hits_out, pairs, flows, inner, owners);
+                    return (hits_out, pairs, inner, owners);
                 };
                 let sc = text(col::SENDER_CUSTOMER_ID).filter(|_| !customers.is_empty());
                 let rc = text(col::RECEIVER_CUSTOMER_ID).filter(|_| !customers.is_empty());
@@ -873,7 +881,7 @@ impl Links {
                     .column_by_name(col::AMOUNT_BASE)
                     .and_then(|c| c.as_primitive_opt::<Float64Type>().cloned());
                 let (Some(ts), Some(amount)) = (ts, amount) else {
-                    return (hits_out, pairs, flows, inner, owners);
+                    return (hits_out, pairs, inner, owners);
                 };
                 // Card purchases are shopping, not money flows between parties.
                 let card = b.column_by_name(col::CHANNEL).and_then(|c| {
@@ -900,15 +908,6 @@ impl Links {
                         parties.get(s.value(i)).copied(),
                         parties.get(r.value(i)).copied(),
                     );
-                    if (ps.is_some_and(|k| k < FLOW_ALERTS) || pr.is_some_and(|k| k < FLOW_ALERTS))
-                        && !is_card(i)
-                    {
-                        let f = flows
-                            .entry((s.value(i).to_owned(), r.value(i).to_owned()))
-                            .or_insert((0.0, 0));
-                        f.0 += amount.value(i);
-                        f.1 += 1;
-                    }
                     let (cs, cr) = (cust(&sc, i), cust(&rc, i));
                     if !is_card(i) {
                         for (a, b) in [(ps, pr), (cs, cr)] {
@@ -937,27 +936,21 @@ impl Links {
                 }
                 owners.sort_unstable();
                 owners.dedup();
-                (hits_out, pairs, flows, inner, owners)
+                (hits_out, pairs, inner, owners)
             })
             .collect();
         let mut found: Vec<Vec<(f64, String)>> = vec![Vec::new(); keys.len()];
         let mut parent: Vec<usize> = (0..keys.len()).collect();
-        let mut flows: HashMap<(String, String), (f64, u32)> = HashMap::new();
         let mut paid_in = vec![0.0; keys.len()];
         let mut paid_out = vec![0.0; keys.len()];
         let mut paid: HashMap<(usize, usize), f64> = HashMap::new();
         let mut owner: Vec<(usize, usize)> = Vec::new();
-        for (hits, pairs, batch_flows, inner, owners) in per_batch {
+        for (hits, pairs, inner, owners) in per_batch {
             owner.extend(owners);
             for (a, b, amount) in inner {
                 paid_out[a] += amount;
                 paid_in[b] += amount;
                 *paid.entry((a, b)).or_default() += amount;
-            }
-            for (key, (amount, count)) in batch_flows {
-                let f = flows.entry(key).or_insert((0.0, 0));
-                f.0 += amount;
-                f.1 += count;
             }
             for (k, amount, txn) in hits {
                 found[k].push((amount, txn));
@@ -974,16 +967,6 @@ impl Links {
                 v.into_iter().take(EVIDENCE).map(|(_, id)| id).collect()
             })
             .collect();
-        let mut flows: Vec<Flow> = flows
-            .into_iter()
-            .map(|((from, to), (amount, count))| Flow {
-                from,
-                to,
-                amount,
-                count,
-            })
-            .collect();
-        flows.sort_by(|a, b| a.from.cmp(&b.from).then_with(|| a.to.cmp(&b.to)));
         // Inside each case, the entity that nets the most from the others is where the money
         // goes; an entity that sends most of what it pays to the case to that sink is handing
         // over its money (wages swept, takings passed on, a mule's account): a possible victim
@@ -991,7 +974,6 @@ impl Links {
         let mut links = Links {
             evidence,
             parent,
-            flows,
             victim: vec![false; keys.len()],
         };
         let mut sink: HashMap<usize, (f64, usize)> = HashMap::new();
@@ -1035,6 +1017,79 @@ impl Links {
         }
         x
     }
+}
+
+/// Money flows (card purchases left out) over the 30 days before `as_of` that touch one of
+/// `parties`, summed per (payer, payee) and sorted.
+fn collect_flows(
+    batches: &[RecordBatch],
+    parties: &hashbrown::HashSet<&str>,
+    as_of: i64,
+) -> Vec<Flow> {
+    let from = as_of - 30 * DAY;
+    let per_batch: Vec<HashMap<(String, String), (f64, u32)>> = batches
+        .par_iter()
+        .map(|b| {
+            let mut flows = HashMap::new();
+            let text = |name: &str| {
+                b.column_by_name(name)
+                    .and_then(|c| c.as_string_opt::<i32>().cloned())
+            };
+            let ts = b
+                .column_by_name(col::TS)
+                .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().cloned());
+            let amount = b
+                .column_by_name(col::AMOUNT_BASE)
+                .and_then(|c| c.as_primitive_opt::<Float64Type>().cloned());
+            let channel = b.column_by_name(col::CHANNEL).and_then(|c| {
+                c.as_dictionary_opt::<arrow::datatypes::UInt8Type>()
+                    .cloned()
+            });
+            let (Some(s), Some(r), Some(ts), Some(amount)) =
+                (text(col::SENDER_ID), text(col::RECEIVER_ID), ts, amount)
+            else {
+                return flows;
+            };
+            let card = [Channel::CardPresent.key(), Channel::CardNotPresent.key()];
+            for i in 0..b.num_rows() {
+                let t = ts.value(i);
+                if t <= from
+                    || t > as_of
+                    || channel
+                        .as_ref()
+                        .is_some_and(|c| card.contains(&c.keys().value(i)))
+                    || !(parties.contains(s.value(i)) || parties.contains(r.value(i)))
+                {
+                    continue;
+                }
+                let f = flows
+                    .entry((s.value(i).to_owned(), r.value(i).to_owned()))
+                    .or_insert((0.0, 0));
+                f.0 += amount.value(i);
+                f.1 += 1;
+            }
+            flows
+        })
+        .collect();
+    let mut total: HashMap<(String, String), (f64, u32)> = HashMap::new();
+    for flows in per_batch {
+        for (key, (amount, count)) in flows {
+            let f = total.entry(key).or_insert((0.0, 0));
+            f.0 += amount;
+            f.1 += count;
+        }
+    }
+    let mut flows: Vec<Flow> = total
+        .into_iter()
+        .map(|((from, to), (amount, count))| Flow {
+            from,
+            to,
+            amount,
+            count,
+        })
+        .collect();
+    flows.sort_by(|a, b| a.from.cmp(&b.from).then_with(|| a.to.cmp(&b.to)));
+    flows
 }
 
 /// Joins two sets, keeping the smaller index as the root.
