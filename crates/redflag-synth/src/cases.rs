@@ -520,7 +520,7 @@ impl Gen<'_> {
                 Channel::RemittanceMsb
             };
             let out = ((total + cash) * self.uniform(0.8, 0.95)).round();
-            let i = self.transfer(
+            self.transfer(
                 day0 + 6,
                 14 * 60,
                 boss.main(),
@@ -529,7 +529,6 @@ impl Gen<'_> {
                 channel,
                 boss.home,
             );
-            let _ = i;
         }
         let fees = self.scaled(6.0, k, 1);
         for f in 0..fees {
@@ -696,9 +695,8 @@ impl Gen<'_> {
         }
     }
 
-    /// Proceeds placed as cash into a mule account, forwarded to `to` within `max_h` hours.
-    /// Returns the forwarded amount.
-    #[allow(clippy::too_many_arguments)]
+    /// A transfer of `amount` from `from` to `to`, `2..max_h` hours after `after`. Returns the
+    /// amount and the time.
     fn hop(
         &mut self,
         day: u32,
