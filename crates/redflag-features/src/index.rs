@@ -16,8 +16,14 @@ pub(crate) struct Legs {
 
 impl Legs {
     /// Builds the index from each row's paying and receiving entity codes, as `side(row)`
-    /// gives them ([`NONE`]: no leg). Rows whose two sides are the same entity are left out.
-    pub fn build(rows: &[Row], n_entities: usize, side: impl Fn(usize) -> (u32, u32)) -> Legs {
+    /// gives them ([`NONE`]: no leg), filling in `order` (see [`time_order`]). Rows whose two
+    /// sides are the same entity are left out.
+    pub fn build(
+        rows: &[Row],
+        order: Option<&[u32]>,
+        n_entities: usize,
+        side: impl Fn(usize) -> (u32, u32),
+    ) -> Legs {
         assert!(rows.len() < (1 << 31), "too many rows for the leg index");
         let mut offsets = vec![0usize; n_entities + 1];
         for i in 0..rows.len() {
@@ -35,18 +41,10 @@ impl Legs {
         for e in 0..n_entities {
             offsets[e + 1] += offsets[e];
         }
-        // Filling in (time, row) order leaves every entity's legs sorted. Inputs are usually
-        // in time order already; only when not is a permutation sorted.
-        let sorted = rows.par_windows(2).all(|w| w[0].ts <= w[1].ts);
-        let order: Option<Vec<u32>> = (!sorted).then(|| {
-            let mut o: Vec<u32> = (0..rows.len() as u32).collect();
-            o.par_sort_unstable_by_key(|&i| (rows[i as usize].ts, i));
-            o
-        });
         let mut fill = offsets.clone();
         let mut legs = vec![0u32; offsets[n_entities]];
         for k in 0..rows.len() {
-            let i = order.as_ref().map_or(k, |o| o[k] as usize);
+            let i = order.map_or(k, |o| o[k] as usize);
             let (payer, payee) = side(i);
             if payer == payee {
                 continue;
@@ -74,6 +72,23 @@ impl Legs {
     pub fn len(&self) -> usize {
         self.offsets.len() - 1
     }
+}
+
+/// The rows in (time, row) order, or `None` when they already are: filling legs in this order
+/// leaves every entity's legs sorted. Inputs are often in time order already; extracts grouped
+/// by account are not, and then the (time, row) pairs are sorted once, contiguously, for every
+/// index built over the rows.
+pub(crate) fn time_order(rows: &[Row]) -> Option<Vec<u32>> {
+    if rows.par_windows(2).all(|w| w[0].ts <= w[1].ts) {
+        return None;
+    }
+    let mut pairs: Vec<(i64, u32)> = rows
+        .par_iter()
+        .enumerate()
+        .map(|(i, r)| (r.ts, i as u32))
+        .collect();
+    pairs.par_sort_unstable();
+    Some(pairs.into_par_iter().map(|(_, i)| i).collect())
 }
 
 /// The row index of a leg.

@@ -152,7 +152,8 @@ pub fn compute(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<EntityFea
 
     let clock = Instant::now();
     let n_accounts = t.entities.len();
-    let legs = Legs::build(&t.rows, n_accounts, |i| {
+    let order = index::time_order(&t.rows);
+    let legs = Legs::build(&t.rows, order.as_deref(), n_accounts, |i| {
         (t.rows[i].sender, t.rows[i].receiver)
     });
     timings.index = clock.elapsed().as_secs_f64();
@@ -192,7 +193,9 @@ pub fn compute(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<EntityFea
     let mut kinds: Vec<EntityKind> = t.kinds.clone();
     drop(legs);
     if let Some(c) = cust {
-        let legs = Legs::build(&t.rows, c.names.len(), |i| (c.sender[i], c.receiver[i]));
+        let legs = Legs::build(&t.rows, order.as_deref(), c.names.len(), |i| {
+            (c.sender[i], c.receiver[i])
+        });
         let Kernel {
             features: mut cf,
             activity: ca,

@@ -523,3 +523,38 @@ fn same_result_whatever_the_thread_count() {
     let b = four.install(|| common::features(&txs));
     assert_eq!(a.batch, b.batch);
 }
+
+/// Extracts grouped by account are not in time order (found with `redflag synth` output,
+/// issue 3): the table must not depend on the order of the rows. Ties in time keep the input
+/// order of rows, so the shuffle moves whole time groups and keeps their inner order.
+#[test]
+fn same_result_whatever_the_row_order() {
+    let txs = population(9);
+    let mut groups: Vec<Vec<Tx>> = Vec::new();
+    for tx in txs.iter().cloned() {
+        match groups.last_mut() {
+            Some(g) if g[0].ts == tx.ts => g.push(tx),
+            _ => groups.push(vec![tx]),
+        }
+    }
+    // A deterministic shuffle: reverse, then interleave halves.
+    groups.reverse();
+    let (a, b) = groups.split_at(groups.len() / 2);
+    let mut shuffled: Vec<Tx> = Vec::with_capacity(txs.len());
+    for i in 0..a.len().max(b.len()) {
+        for half in [b, a] {
+            if let Some(g) = half.get(i) {
+                shuffled.extend(g.iter().cloned());
+            }
+        }
+    }
+    assert_eq!(shuffled.len(), txs.len());
+    assert_ne!(
+        shuffled.iter().map(|t| t.ts).collect::<Vec<_>>(),
+        txs.iter().map(|t| t.ts).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        common::features(&txs).batch,
+        common::features(&shuffled).batch
+    );
+}
