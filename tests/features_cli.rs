@@ -167,3 +167,20 @@ fn threshold_comes_from_the_jurisdiction_in_its_own_currency() {
             .contains("warning: adsites.csv line 4: `old-ads` is past its review date")
     );
 }
+
+/// `redflag rules list | head -1`: the reader goes away early; redflag stops quietly instead
+/// of panicking about a broken pipe.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redflag"))
+        .args(["rules", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{:?} {err}", out.status);
+}
