@@ -146,28 +146,39 @@ fn csv_rows(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
         .collect()
 }
 
-/// End to end on the labelled sample: the planted controllers of the clear cases surface, and
-/// most alerts are planted entities, not look-alikes.
-#[test]
-fn run_on_the_sample_population_finds_the_planted_cases() {
+/// `redflag run` on the committed labelled population into a fresh directory, with `extra`
+/// options; fails the test unless it succeeds.
+fn run_on_sample(extra: &[&str]) -> (tempfile::TempDir, std::process::Output) {
     let sample = root().join("sample-data/population");
     let out = tempfile::tempdir().expect("dir");
     let s = |f: &str| sample.join(f).display().to_string();
-    let run = redflag(&[
-        "run",
-        &s("transactions.csv.gz"),
-        "--rates",
-        &s("rates.csv"),
-        "--reference-dir",
-        &s("reference"),
-        "--out",
-        &out.path().display().to_string(),
-    ]);
+    let mut args = vec![
+        "run".to_owned(),
+        s("transactions.csv.gz"),
+        "--rates".to_owned(),
+        s("rates.csv"),
+        "--reference-dir".to_owned(),
+        s("reference"),
+        "--out".to_owned(),
+        out.path().display().to_string(),
+    ];
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = redflag(&args);
     assert!(
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    (out, run)
+}
+
+/// End to end on the labelled sample: the planted controllers of the clear cases surface, and
+/// most alerts are planted entities, not look-alikes.
+#[test]
+fn run_on_the_sample_population_finds_the_planted_cases() {
+    let sample = root().join("sample-data/population");
+    let (out, run) = run_on_sample(&[]);
     // Not a terminal: no progress line.
     assert!(
         run.stderr.is_empty(),
@@ -220,24 +231,9 @@ fn run_on_the_sample_population_finds_the_planted_cases() {
 #[test]
 fn eval_compares_scores_files_on_the_sample_labels() {
     let sample = root().join("sample-data/population");
-    let out = tempfile::tempdir().expect("dir");
     let s = |f: &str| sample.join(f).display().to_string();
+    let (out, _) = run_on_sample(&[]);
     let o = |f: &str| out.path().join(f).display().to_string();
-    let run = redflag(&[
-        "run",
-        &s("transactions.csv.gz"),
-        "--rates",
-        &s("rates.csv"),
-        "--reference-dir",
-        &s("reference"),
-        "--out",
-        &o("run"),
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     // A know-nothing detector: every labelled account at the same risk.
     let labels = csv_rows(&sample.join("account_labels.csv"));
     let mut flat = String::from("entity_id,entity_kind,risk\n");
@@ -248,7 +244,7 @@ fn eval_compares_scores_files_on_the_sample_labels() {
     let eval = redflag(&[
         "eval",
         "--scores",
-        &o("run/scores.csv"),
+        &o("scores.csv"),
         "--scores",
         &o("flat.csv"),
         "--labels",
@@ -280,7 +276,7 @@ fn eval_compares_scores_files_on_the_sample_labels() {
     let text = redflag(&[
         "eval",
         "--scores",
-        &o("run/scores.csv"),
+        &o("scores.csv"),
         "--labels",
         &s("account_labels.csv"),
     ]);
@@ -317,23 +313,7 @@ fn eval_compares_scores_files_on_the_sample_labels() {
 #[test]
 fn issue_7_victims_handing_money_to_a_controller_are_possible_victims() {
     let sample = root().join("sample-data/population");
-    let out = tempfile::tempdir().expect("dir");
-    let s = |f: &str| sample.join(f).display().to_string();
-    let run = redflag(&[
-        "run",
-        &s("transactions.csv.gz"),
-        "--rates",
-        &s("rates.csv"),
-        "--reference-dir",
-        &s("reference"),
-        "--out",
-        &out.path().display().to_string(),
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let (out, _) = run_on_sample(&[]);
     let mut labels: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for (file, id) in [
         ("account_labels.csv", "account"),
@@ -370,30 +350,8 @@ fn issue_7_victims_handing_money_to_a_controller_are_possible_victims() {
 /// reaches further down the ranking into other cases.
 #[test]
 fn max_per_case_keeps_one_network_from_flooding_the_queue() {
-    let sample = root().join("sample-data/population");
-    let s = |f: &str| sample.join(f).display().to_string();
     let queue = |extra: &[&str]| {
-        let out = tempfile::tempdir().expect("dir");
-        let mut args = vec![
-            "run",
-            &s("transactions.csv.gz"),
-            "--rates",
-            &s("rates.csv"),
-            "--reference-dir",
-            &s("reference"),
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
-        args.extend(["--out".to_owned(), out.path().display().to_string()]);
-        args.extend(extra.iter().map(|a| (*a).to_owned()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let run = redflag(&args);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
+        let (out, _) = run_on_sample(extra);
         csv_rows(&out.path().join("alerts.csv"))
     };
     let plain = queue(&["--budget", "20"]);

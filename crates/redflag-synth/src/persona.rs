@@ -739,7 +739,7 @@ impl Gen<'_> {
     fn rosca_contributions(&mut self, p: &Person, organiser: u32) {
         let before = self.label;
         self.label = Label::Lookalike("lookalike_rosca");
-        let amount = (self.plan.hash(organiser, 13) % 5 + 2) as f64 * 100.0;
+        let amount = self.plan.rosca_share(organiser);
         for day in 0..self.plan.days {
             if self.plan.day_of_month(day) == 28 {
                 let m = self.day_minute();
@@ -761,7 +761,7 @@ impl Gen<'_> {
     fn rosca_organiser(&mut self, p: &Person, employer: Party) {
         self.salaried(p, employer);
         let members = self.plan.rosca_members(p.cust);
-        let amount = (self.plan.hash(p.cust, 13) % 5 + 2) as f64 * 100.0;
+        let amount = self.plan.rosca_share(p.cust);
         let mut turn = 0;
         for day in 0..self.plan.days {
             if self.plan.day_of_month(day) == 30 && !members.is_empty() {

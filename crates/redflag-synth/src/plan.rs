@@ -552,6 +552,11 @@ impl Plan {
             .then_some(o)
     }
 
+    /// Each member's monthly contribution to the ROSCA organised by `organiser` (200 to 600).
+    pub fn rosca_share(&self, organiser: u32) -> f64 {
+        (self.hash(organiser, 13) % 5 + 2) as f64 * 100.0
+    }
+
     /// Members of the ROSCA organised by `organiser`.
     pub fn rosca_members(&self, organiser: u32) -> Vec<u32> {
         (organiser + 1..=organiser + 8)

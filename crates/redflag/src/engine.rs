@@ -883,17 +883,7 @@ impl Links {
                 let (Some(ts), Some(amount)) = (ts, amount) else {
                     return (hits_out, pairs, inner, owners);
                 };
-                // Card purchases are shopping, not money flows between parties.
-                let card = b.column_by_name(col::CHANNEL).and_then(|c| {
-                    c.as_dictionary_opt::<arrow::datatypes::UInt8Type>()
-                        .cloned()
-                });
-                let is_card = |i: usize| {
-                    card.as_ref().is_some_and(|c| {
-                        let k = c.keys().value(i);
-                        k == Channel::CardPresent.key() || k == Channel::CardNotPresent.key()
-                    })
-                };
+                let is_card = card_rows(b);
                 let cust = |a: &Option<arrow::array::StringArray>, i: usize| {
                     a.as_ref()
                         .filter(|a| a.is_valid(i))
@@ -1019,6 +1009,21 @@ impl Links {
     }
 }
 
+/// Whether row `i` of `b` is a card purchase: shopping, not a money flow between parties
+/// (false for every row when the batch has no channel column).
+fn card_rows(b: &RecordBatch) -> impl Fn(usize) -> bool {
+    let channel = b.column_by_name(col::CHANNEL).and_then(|c| {
+        c.as_dictionary_opt::<arrow::datatypes::UInt8Type>()
+            .cloned()
+    });
+    let card = [Channel::CardPresent.key(), Channel::CardNotPresent.key()];
+    move |i| {
+        channel
+            .as_ref()
+            .is_some_and(|c| card.contains(&c.keys().value(i)))
+    }
+}
+
 /// Money flows (card purchases left out) over the 30 days before `as_of` that touch one of
 /// `parties`, summed per (payer, payee) and sorted.
 fn collect_flows(
@@ -1041,23 +1046,17 @@ fn collect_flows(
             let amount = b
                 .column_by_name(col::AMOUNT_BASE)
                 .and_then(|c| c.as_primitive_opt::<Float64Type>().cloned());
-            let channel = b.column_by_name(col::CHANNEL).and_then(|c| {
-                c.as_dictionary_opt::<arrow::datatypes::UInt8Type>()
-                    .cloned()
-            });
+            let is_card = card_rows(b);
             let (Some(s), Some(r), Some(ts), Some(amount)) =
                 (text(col::SENDER_ID), text(col::RECEIVER_ID), ts, amount)
             else {
                 return flows;
             };
-            let card = [Channel::CardPresent.key(), Channel::CardNotPresent.key()];
             for i in 0..b.num_rows() {
                 let t = ts.value(i);
                 if t <= from
                     || t > as_of
-                    || channel
-                        .as_ref()
-                        .is_some_and(|c| card.contains(&c.keys().value(i)))
+                    || is_card(i)
                     || !(parties.contains(s.value(i)) || parties.contains(r.value(i)))
                 {
                     continue;
