@@ -71,6 +71,17 @@ pub enum Command {
     /// `redflag run --reference-dir DIR/reference`) and summary.json. The same arguments give
     /// byte-identical files whatever --threads.
     Synth(SynthArgs),
+    /// Map an alert id or pseudonym of a run back to the raw identifier, for a stated purpose.
+    ///
+    /// `redflag run` writes pseudonyms (P-...) for every account, customer, wallet and
+    /// counterparty, and reveal.map, the raw ids encrypted under the key. Reveal decrypts one
+    /// entry only after appending who, when, what (alert, pseudonym, run) and why to the
+    /// hash-chained audit log; the log never holds the raw id. Check the log with
+    /// `redflag audit verify`.
+    Reveal(RevealArgs),
+    /// The audit log of reveals.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Time redflag's stages on your own files (release builds; see benches/ for the
     /// side-by-side comparisons with polars and scikit-learn).
     #[command(subcommand)]
@@ -207,6 +218,56 @@ pub struct RunArgs {
     pub seed: u64,
     #[command(flatten)]
     pub reference: ReferenceArgs,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Write raw identifiers instead of pseudonyms (recorded in manifest.json as ids.mode =
+    /// raw). Use only where the outputs never leave the people allowed to see identities.
+    #[arg(long)]
+    pub raw_ids: bool,
+}
+
+/// The pseudonymisation key.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Key file (64 hex digits). Default: $REDFLAG_KEY_FILE, else `key` in redflag's directory
+    /// ($REDFLAG_HOME, else ~/.config/redflag), created with mode 0600 on first use. Keep it:
+    /// without it, pseudonyms cannot be revealed and the next run's pseudonyms differ.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevealArgs {
+    /// An alert id (A-...) from the run's alerts.jsonl, or a pseudonym (P-...) from any of its
+    /// outputs.
+    #[arg(value_name = "ALERT_ID|PSEUDONYM")]
+    pub target: String,
+    /// Why the identity is needed (recorded in the audit log), e.g. "STR draft, case A-...".
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: String,
+    /// The run's output directory (with manifest.json, alerts.jsonl and reveal.map).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub run: PathBuf,
+    /// Who is asking (default: the login name from $USER or $USERNAME).
+    #[arg(long, value_name = "NAME")]
+    pub analyst: Option<String>,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// The audit log (default: audit.log in redflag's directory).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every line of the audit log against the hash chain. Exit status 0 when intact
+    /// (the head hash is printed: record it elsewhere to detect lines cut off the end), 1 with
+    /// the first broken line when a line was edited, deleted, inserted or moved.
+    Verify {
+        /// The audit log (default: audit.log in redflag's directory).
+        #[arg(long, value_name = "FILE")]
+        audit_log: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -311,6 +372,11 @@ pub struct EvalArgs {
     /// Print JSON (one object per scores file, in a list) instead of the tables.
     #[arg(long)]
     pub json: bool,
+    /// The key of pseudonymous runs: when a scores file's manifest.json says its ids are
+    /// pseudonyms, the label ids are pseudonymised with this key (default as for `run`) so
+    /// that they match.
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 /// Entity kind for `redflag eval`.

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::util::{redflag, sample};
+use crate::util::{pseudonym, redflag, sample};
 
 fn run(out: &Path, extra: &[&str]) -> std::process::Output {
     let out = out.display().to_string();
@@ -44,6 +44,7 @@ fn run_writes_every_output_and_the_counts_add_up() {
             "manifest.json",
             "rejected.csv",
             "report.html",
+            "reveal.map",
             "scores.csv"
         ]
     );
@@ -141,7 +142,7 @@ fn a_planted_funnel_alerts_with_its_reasons_evidence_and_role() {
     let funnel: serde_json::Value = alerts
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
-        .find(|a| a["entity_id"] == "FUNNEL")
+        .find(|a| a["entity_id"] == pseudonym("FUNNEL").as_str())
         .expect("the funnel account alerts");
     let rules: Vec<&str> = funnel["reasons"]
         .as_array()

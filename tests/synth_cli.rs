@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
-use crate::util::{redflag, root};
+use crate::util::{pseudonym, redflag, root};
 
 fn read(path: &std::path::Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -188,7 +188,7 @@ fn run_on_the_sample_population_finds_the_planted_cases() {
     let labels: BTreeMap<String, BTreeMap<String, String>> =
         csv_rows(&sample.join("account_labels.csv"))
             .into_iter()
-            .map(|r| (r["account"].clone(), r))
+            .map(|r| (pseudonym(&r["account"]), r))
             .collect();
     let alerted: BTreeSet<String> = csv_rows(&out.path().join("alerts.csv"))
         .into_iter()
@@ -320,7 +320,7 @@ fn issue_7_victims_handing_money_to_a_controller_are_possible_victims() {
         ("customer_labels.csv", "customer"),
     ] {
         for r in csv_rows(&sample.join(file)) {
-            labels.insert(r[id].clone(), r);
+            labels.insert(pseudonym(&r[id]), r);
         }
     }
     let (mut victims, mut wrong) = (0, Vec::new());

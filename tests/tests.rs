@@ -8,6 +8,7 @@ mod features_cli;
 mod ingest_formats;
 mod ingest_matrix;
 mod model_cli;
+mod privacy_cli;
 mod rule_cases;
 mod rules_cli;
 mod run_cli;

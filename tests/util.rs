@@ -17,10 +17,34 @@ pub fn sample(name: &str) -> String {
     root().join("sample-data").join(name).display().to_string()
 }
 
-/// Runs the `redflag` binary.
+/// The pseudonymisation key every test run uses (a fixed test value, never a real key).
+pub const TEST_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// redflag's directory for the tests (`REDFLAG_HOME`): a temporary directory holding
+/// [`TEST_KEY`], so that no test reads or writes the real `~/.config/redflag`.
+pub fn test_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("key"), format!("{TEST_KEY}\n")).expect("key");
+        dir
+    })
+    .path()
+}
+
+/// The pseudonym that runs under [`TEST_KEY`] give `id`.
+pub fn pseudonym(id: &str) -> String {
+    redflag::privacy::Key::from_hex(TEST_KEY)
+        .expect("key")
+        .pseudonym(id)
+}
+
+/// Runs the `redflag` binary with [`test_home`] as its directory.
 pub fn redflag(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_redflag"))
         .args(args)
+        .env("REDFLAG_HOME", test_home())
+        .env_remove("REDFLAG_KEY_FILE")
         .output()
         .expect("run redflag")
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use redflag::eval::{Evaluation, Kind, Metrics, evaluate, read_labels, read_scores};
+use redflag::eval::{Evaluation, Kind, Label, Metrics, evaluate, read_labels, read_scores};
 
 use crate::cli::{EvalArgs, EvalKind};
 
@@ -30,6 +30,16 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let mut evals = Vec::new();
     for path in &args.scores {
         let scores = read_scores(path, args.kind.into())?;
+        let labels = match super::privacy::key_for_scores(path, &args.key)? {
+            Some(key) => labels
+                .iter()
+                .map(|l| Label {
+                    id: key.pseudonym(&l.id),
+                    ..l.clone()
+                })
+                .collect(),
+            None => labels.clone(),
+        };
         evals.push(evaluate(
             &path.display().to_string(),
             &scores,

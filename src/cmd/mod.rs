@@ -6,6 +6,7 @@ mod eval;
 mod features;
 mod mapping;
 mod model;
+mod privacy;
 mod rules;
 mod run;
 mod synth;
@@ -37,6 +38,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Model(cmd) => model::run(cmd),
         Command::Eval(args) => eval::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Reveal(args) => privacy::reveal(args),
+        Command::Audit(cmd) => privacy::audit(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     }
 }

@@ -15,6 +15,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .jurisdiction(args.reference.jurisdiction.clone())
         .seed(args.seed)
         .out_dir(args.out.clone());
+    if !args.raw_ids {
+        engine = engine.pseudonymize(super::privacy::key(&args.key, true)?);
+    }
     if let Some(p) = &input.rates {
         engine = engine.rates_file(p);
     }
@@ -57,13 +60,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         m.ingest.accepted, m.entities, m.as_of, m.alerts
     );
     println!(
-        "{:>4}  {:<14} {:<9} {:>6}  {:<19} reasons",
+        "{:>4}  {:<18} {:<9} {:>6}  {:<19} reasons",
         "rank", "entity", "kind", "risk", "role"
     );
     for a in set.alerts.iter().take(10) {
         let rules: Vec<&str> = a.reasons.iter().map(|r| r.rule_id.as_str()).collect();
         println!(
-            "{:>4}  {:<14} {:<9} {:>6.3}  {:<19} {}",
+            "{:>4}  {:<18} {:<9} {:>6.3}  {:<19} {}",
             a.rank,
             a.entity_id,
             a.entity_kind,
@@ -77,8 +80,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
     println!(
-        "wrote {}/{{alerts.jsonl,alerts.csv,alerts.parquet,scores.csv,report.html,rejected.csv,manifest.json}}",
-        args.out.display()
+        "wrote {}/{{alerts.jsonl,alerts.csv,alerts.parquet,scores.csv,report.html,rejected.csv,manifest.json{}}}",
+        args.out.display(),
+        if set.pseudonyms.is_some() {
+            ",reveal.map"
+        } else {
+            ""
+        }
     );
+    if let Some(p) = &set.pseudonyms {
+        println!(
+            "identifiers are pseudonyms under key {}; `redflag reveal ALERT_ID --run {} --purpose ...` maps one back (logged)",
+            p.key().fingerprint(),
+            args.out.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -122,6 +122,7 @@ impl RejectSink for DiscardRejects {
 pub struct RejectCsvWriter {
     out: AtomicFile,
     path: PathBuf,
+    withhold: bool,
 }
 
 impl RejectCsvWriter {
@@ -133,7 +134,15 @@ impl RejectCsvWriter {
         Ok(Self {
             out,
             path: path.to_owned(),
+            withhold: false,
         })
+    }
+
+    /// Leaves the `record` column empty (pseudonymous runs: the record holds names, account
+    /// ids, devices and IPs; file and line still find it in the source).
+    pub fn withhold_records(mut self, withhold: bool) -> Self {
+        self.withhold = withhold;
+        self
     }
 
     /// Flushes and renames the file into place.
@@ -152,7 +161,7 @@ impl RejectSink for RejectCsvWriter {
             r.column.as_str(),
             r.reason.code(),
             r.detail.as_str(),
-            r.record.as_str(),
+            if self.withhold { "" } else { r.record.as_str() },
         ];
         let mut row = String::with_capacity(64 + r.record.len());
         for (i, f) in fields.iter().enumerate() {

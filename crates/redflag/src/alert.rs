@@ -2,7 +2,7 @@
 //! added, and a change to an existing one bumps [`ALERT_FORMAT_VERSION`].
 //!
 //! ```json
-//! {"alert_id":"A-3f9c2b7d1e08","rank":1,"entity_id":"ACC-1001","entity_kind":"account",
+//! {"alert_id":"A-3f9c2b7d1e08","rank":1,"entity_id":"P-6d6d4897f7d77ecc","entity_kind":"account",
 //!  "risk":0.912,"rule_score":0.88,"anomaly_score":0.71,"anomaly_percentile":99.2,
 //!  "anomaly_only":false,"typologies":["funnel account: cash in across cities, out elsewhere, fast"],
 //!  "reasons":[{"code":"fn_multi_region_cash_remote_withdrawal","rule_id":"FN-1","group":"FN",
@@ -25,11 +25,13 @@ pub const ALERT_FORMAT_VERSION: u32 = 1;
 /// One alert for one entity, ranked, with every reason behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    /// Stable id: a hash of the entity, `as_of` and the rule pack.
+    /// Stable id: a hash of the entity (its pseudonym in a pseudonymous run), `as_of` and the
+    /// rule pack.
     pub alert_id: String,
     /// 1 is the highest risk; ties are broken by entity kind and id.
     pub rank: usize,
-    /// The entity (account, customer, wallet, ...) id.
+    /// The entity (account, customer, wallet, ...) id: its pseudonym (`P-` and 16 hex digits)
+    /// in a pseudonymous run, else the raw id.
     pub entity_id: String,
     /// `account`, `customer`, `merchant`, `wallet` or `external`.
     pub entity_kind: String,

@@ -152,6 +152,7 @@ pub struct Engine {
     seed: u64,
     out_dir: Option<PathBuf>,
     today: Option<String>,
+    key: Option<crate::privacy::Key>,
 }
 
 /// One scored entity (`scores.csv`).
@@ -215,6 +216,9 @@ pub struct Manifest {
     pub alerts: usize,
     /// Stage timings (seconds).
     pub timings: StageTimings,
+    /// How identifiers appear in the outputs: `mode` is `pseudonymous` (with the key's
+    /// `key_fingerprint` and the `scheme`) or `raw`.
+    pub ids: BTreeMap<String, String>,
 }
 
 /// One input file in the manifest.
@@ -258,6 +262,9 @@ pub struct AlertSet {
     /// [`FLOW_ALERTS`] alerts, sorted by payer then payee; `report.html` draws each top case
     /// from them.
     pub flows: Vec<Flow>,
+    /// When the run is pseudonymous: the pseudonyms used, with the raw ids they stand for
+    /// (written encrypted as `reveal.map`).
+    pub pseudonyms: Option<crate::privacy::Pseudonyms>,
 }
 
 impl Engine {
@@ -280,7 +287,17 @@ impl Engine {
             seed: 0,
             out_dir: None,
             today: None,
+            key: None,
         }
+    }
+
+    /// Pseudonymous outputs: every entity id and money-flow party becomes its keyed pseudonym
+    /// (see [`crate::privacy`]), alert ids are derived from pseudonyms, `reveal.map` is written
+    /// next to the outputs, and `rejected.csv` keeps file, line, column and reason but not the
+    /// record's text. The command line does this by default; a library caller chooses.
+    pub fn pseudonymize(mut self, key: crate::privacy::Key) -> Engine {
+        self.key = Some(key);
+        self
     }
 
     /// Mapping profile: a built-in name or a TOML file (default `canonical`).
@@ -416,7 +433,8 @@ impl Engine {
             Some(dir) => {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
-                let mut sink = RejectCsvWriter::create(&dir.join("rejected.csv"))?;
+                let mut sink = RejectCsvWriter::create(&dir.join("rejected.csv"))?
+                    .withhold_records(self.key.is_some());
                 let got = ingest(&self.inputs, &opts, &mut sink)?;
                 sink.finish()?;
                 got
@@ -728,13 +746,18 @@ impl Engine {
             entities: n,
             alerts: alerts.len(),
             timings,
+            ids: BTreeMap::from([("mode".to_owned(), "raw".to_owned())]),
         };
-        let set = AlertSet {
+        let mut set = AlertSet {
             alerts,
             scores: entity_scores,
             manifest,
             flows,
+            pseudonyms: None,
         };
+        if let Some(key) = &self.key {
+            set.pseudonymize(key.clone(), features.as_of, &engine.pack().sha256)?;
+        }
         if let Some(dir) = &self.out_dir {
             self.stage(Stage::Write);
             set.write(dir)?;
@@ -752,7 +775,7 @@ fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 
-fn alert_id(kind: &str, id: &str, as_of: i64, pack_sha: &str) -> String {
+pub(crate) fn alert_id(kind: &str, id: &str, as_of: i64, pack_sha: &str) -> String {
     let mut h = Sha256::new();
     for part in [kind, id, &as_of.to_string(), pack_sha] {
         h.update(part.as_bytes());

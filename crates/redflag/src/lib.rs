@@ -31,6 +31,7 @@ mod alert;
 mod engine;
 pub mod eval;
 mod output;
+pub mod privacy;
 pub mod report;
 
 pub use alert::{ALERT_FORMAT_VERSION, Alert, Reason, ReasonValue, TopFeature, Versions};

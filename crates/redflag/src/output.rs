@@ -18,11 +18,26 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 
 impl AlertSet {
     /// Writes `alerts.jsonl`, `alerts.csv`, `alerts.parquet`, `scores.csv`, `report.html` and
-    /// `manifest.json` into `dir` (created when missing). `rejected.csv` is written during the
-    /// run when the engine has an output directory.
+    /// `manifest.json` into `dir` (created when missing), and `reveal.map` first when the run is
+    /// pseudonymous. `rejected.csv` is written during the run when the engine has an output
+    /// directory.
     pub fn write(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+        match &self.pseudonyms {
+            Some(table) => write_file(
+                &dir.join(crate::privacy::REVEAL_MAP),
+                table.render_map()?.as_bytes(),
+            )?,
+            // A raw run into a directory that held a pseudonymous one: its map no longer
+            // matches these outputs.
+            None => match std::fs::remove_file(dir.join(crate::privacy::REVEAL_MAP)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::Output(format!("{}: {e}", dir.display())));
+                }
+                _ => {}
+            },
+        }
         let mut jsonl = String::new();
         for a in &self.alerts {
             jsonl.push_str(&serde_json::to_string(a).map_err(|e| Error::Output(e.to_string()))?);
