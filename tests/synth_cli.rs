@@ -179,11 +179,11 @@ fn run_on_sample(extra: &[&str]) -> (tempfile::TempDir, std::process::Output) {
 fn run_on_the_sample_population_finds_the_planted_cases() {
     let sample = root().join("sample-data/population");
     let (out, run) = run_on_sample(&[]);
-    // Not a terminal: no progress line.
+    // Not a terminal: no progress line (only the fairness warnings).
+    let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
-        run.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+        stderr.lines().all(|l| l.starts_with("redflag: fairness: ")),
+        "{stderr}"
     );
     let labels: BTreeMap<String, BTreeMap<String, String>> =
         csv_rows(&sample.join("account_labels.csv"))
@@ -372,4 +372,71 @@ fn max_per_case_keeps_one_network_from_flooding_the_queue() {
     for (i, r) in diverse.iter().enumerate() {
         assert_eq!(r["rank"], (i + 1).to_string());
     }
+}
+
+/// Every run reports alert rates per segment in the manifest and the report, and prints the
+/// warnings; the segments of each dimension cover every entity once.
+#[test]
+fn fairness_is_reported_per_segment() {
+    let (out, run) = run_on_sample(&[]);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let f = &manifest["fairness"];
+    let dims: Vec<&str> = f["dimensions"]
+        .as_array()
+        .expect("dimensions")
+        .iter()
+        .map(|d| d["dimension"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        dims,
+        ["entity_kind", "channel_mix", "region", "institution"]
+    );
+    let mut alerts_per_dim = BTreeSet::new();
+    for d in f["dimensions"].as_array().expect("dimensions") {
+        let segs = d["segments"].as_array().expect("segments");
+        let sum = |k: &str| segs.iter().map(|s| s[k].as_u64().expect("n")).sum::<u64>();
+        assert_eq!(sum("entities"), manifest["entities"].as_u64().expect("n"));
+        alerts_per_dim.insert(sum("alerts"));
+        for s in segs {
+            let rate = s["alerts"].as_f64().expect("a") / s["entities"].as_f64().expect("n");
+            assert!(
+                (s["rate"].as_f64().expect("rate") - rate).abs() < 1e-4,
+                "{s}"
+            );
+        }
+    }
+    assert_eq!(
+        alerts_per_dim.len(),
+        1,
+        "every dimension counts the same alerts"
+    );
+    // Accounts and customers alert; external parties and merchants in this population do not.
+    let kinds = &f["dimensions"][0]["segments"];
+    let rate = |seg: &str| {
+        kinds
+            .as_array()
+            .expect("segments")
+            .iter()
+            .find(|s| s["segment"] == seg)
+            .map(|s| s["rate"].as_f64().expect("rate"))
+    };
+    assert!(rate("account") > Some(0.01) && rate("external") == Some(0.0));
+    let warnings: Vec<&str> = f["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .map(|w| w.as_str().expect("text"))
+        .collect();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let printed: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("redflag: fairness: "))
+        .collect();
+    assert_eq!(printed, warnings);
+    let report = std::fs::read_to_string(out.path().join("report.html")).expect("report");
+    assert!(report.contains("<h2>Alert rates per segment</h2>"));
+    assert!(report.contains("<h3>channel_mix</h3>"));
 }

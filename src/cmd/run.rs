@@ -55,6 +55,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             args.out.join("rejected.csv").display()
         );
     }
+    for w in &m.fairness.warnings {
+        eprintln!("redflag: fairness: {w}");
+    }
     println!(
         "{} transactions, {} entities scored as of {}: {} alerts",
         m.ingest.accepted, m.entities, m.as_of, m.alerts

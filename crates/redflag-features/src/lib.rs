@@ -59,6 +59,7 @@ mod graph;
 mod index;
 mod intern;
 mod prepare;
+mod profile;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,6 +71,7 @@ use rayon::prelude::*;
 pub use catalog::{CATALOG, F, FeatureDef, N_FEATURES, Unit, feature};
 pub use config::{DAY, FeatureConfig, HOUR, MccGroups, PartyCategory};
 pub use prepare::EntityKind;
+pub use profile::{CHANNEL_MIXES, Profiles};
 
 use crate::entity::{Ctx, Scratch};
 use crate::graph::{Holders, NodeGraph};
@@ -141,6 +143,9 @@ pub struct EntityFeatures {
     pub as_of: i64,
     /// Stage timings.
     pub timings: Timings,
+    /// Each entity's descriptive segments (channel mix, region, institution), in the order of
+    /// `batch`, for the fairness report. No rule or model reads them.
+    pub profiles: Profiles,
 }
 
 /// Computes `entity_features` from canonical `transactions` batches.
@@ -185,6 +190,7 @@ pub fn compute(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<EntityFea
         Some(c) => (holder_of_account(&t, c), c.names.len()),
         None => ((0..n_accounts as u32).collect(), n_accounts),
     };
+    let (mut profiles, mix) = profile::accounts(&t, batches);
     graph::identifiers(&t, &mut features, &holder_of_account, n_holders, cfg);
     timings.graph = clock.elapsed().as_secs_f64();
 
@@ -214,6 +220,7 @@ pub fn compute(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<EntityFea
         }
         activity.extend(ca);
         features.extend(cf);
+        profile::add_customers(&mut profiles, &mix, &holder_of_account, c.names.len());
         ids.extend(c.names.iter().map(String::as_str));
         kinds.extend(std::iter::repeat_n(EntityKind::Customer, c.names.len()));
     }
@@ -233,6 +240,7 @@ pub fn compute(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<EntityFea
         batch,
         as_of: t.as_of,
         timings,
+        profiles,
     })
 }
 

@@ -133,6 +133,8 @@ pub(crate) struct Txns {
     /// Reference-list category of each account-level entity (0: none, else a
     /// `PartyCategory` discriminant).
     pub party_cat: Vec<u8>,
+    /// Names of the interned `geo_region` codes.
+    pub region_names: Vec<String>,
     /// End of every window.
     pub as_of: i64,
 }
@@ -199,7 +201,15 @@ pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Tx
         intern(&[arrays], None).codes.into_iter().next()
     };
     let city = optional(col::GEO_CITY);
-    let region = optional(col::GEO_REGION);
+    let (region, region_names) = if any_value(batches, col::GEO_REGION) {
+        let got = strings(batches, col::GEO_REGION).map(|a| intern(&[a], None));
+        match got {
+            Some(got) => (got.codes.into_iter().next(), got.names),
+            None => (None, Vec::new()),
+        }
+    } else {
+        (None, Vec::new())
+    };
     let location = optional(col::LOCATION_ID);
     let merchant = optional(col::MERCHANT_ID).or_else(|| optional(col::MERCHANT_NAME));
     let receiver_name = optional(col::RECEIVER_NAME);
@@ -317,6 +327,7 @@ pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Tx
         ip,
         ip_names,
         party_cat,
+        region_names,
         as_of,
     })
 }

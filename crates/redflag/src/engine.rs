@@ -216,6 +216,10 @@ pub struct Manifest {
     pub alerts: usize,
     /// Stage timings (seconds).
     pub timings: StageTimings,
+    /// Alert rates per segment (entity kind, channel mix, region, institution), disparity
+    /// ratios, and warnings for disparities that fired indicators do not explain (see
+    /// [`crate::fairness`]).
+    pub fairness: crate::fairness::Fairness,
     /// How identifiers appear in the outputs: `mode` is `pseudonymous` (with the key's
     /// `key_fingerprint` and the `scheme`) or `raw`.
     pub ids: BTreeMap<String, String>,
@@ -529,6 +533,16 @@ impl Engine {
             .copied()
             .filter(|&r| ev.alerted[r] || percentiles[r] >= ANOMALY_ONLY_PERCENTILE)
             .collect();
+        let fairness = {
+            let entities: Vec<crate::fairness::Entity<'_>> = (0..n)
+                .map(|r| crate::fairness::Entity {
+                    kind: kinds.value(r),
+                    alerted: ev.alerted[r] || percentiles[r] >= ANOMALY_ONLY_PERCENTILE,
+                    indicators: ev.hits_of(r).len(),
+                })
+                .collect();
+            crate::fairness::assess(&entities, &features.profiles)
+        };
         let versions = Versions {
             alert_format: ALERT_FORMAT_VERSION,
             tool: env!("CARGO_PKG_VERSION").to_owned(),
@@ -746,6 +760,7 @@ impl Engine {
             entities: n,
             alerts: alerts.len(),
             timings,
+            fairness,
             ids: BTreeMap::from([("mode".to_owned(), "raw".to_owned())]),
         };
         let mut set = AlertSet {

@@ -30,6 +30,7 @@
 mod alert;
 mod engine;
 pub mod eval;
+pub mod fairness;
 mod output;
 pub mod privacy;
 pub mod report;

@@ -44,7 +44,7 @@ fn money(x: f64) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}\
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ddd;padding:3px 6px;vertical-align:top;text-align:left}\
-th{background:#f3f3f3}.num{text-align:right}.victim{color:#06c;font-weight:bold}.controller{color:#b30000;font-weight:bold}\
+th{background:#f3f3f3}.warn{color:#8a4b00}h3{font-size:1em}.num{text-align:right}.victim{color:#06c;font-weight:bold}.controller{color:#b30000;font-weight:bold}\
 .note{color:#555;font-size:.85em}svg text{font-family:system-ui,sans-serif}";
 
 /// Renders the report of `set`.
@@ -66,6 +66,7 @@ pub fn render(set: &AlertSet) -> String {
     h.push_str(&histogram(set.scores.iter().map(|s| s.risk).collect()));
     let _ = writeln!(h, "<h2>Alerts per typology</h2>");
     h.push_str(&typology_bars(set));
+    fairness(&mut h, set);
     top_alerts(&mut h, set);
     cases(&mut h, set);
     h.push_str("</body></html>\n");
@@ -106,6 +107,14 @@ fn summary(h: &mut String, set: &AlertSet) {
         ),
     );
     row(h, "seed", &m.seed.to_string());
+    row(
+        h,
+        "identifiers",
+        &match m.ids.get("key_fingerprint") {
+            Some(fp) => format!("pseudonyms under key {fp} (redflag reveal maps one back, logged)"),
+            None => "raw (--raw-ids)".to_owned(),
+        },
+    );
     row(h, "tool", &format!("redflag {}", m.tool_version));
     let t = &m.timings;
     row(
@@ -117,6 +126,65 @@ fn summary(h: &mut String, set: &AlertSet) {
         ),
     );
     h.push_str("</table>\n");
+}
+
+/// Segments shown per dimension (all are in manifest.json).
+const FAIRNESS_ROWS: usize = 12;
+
+/// Alert rates per segment as tables with rate bars, and the disparity warnings.
+fn fairness(h: &mut String, set: &AlertSet) {
+    let f = &set.manifest.fairness;
+    let _ = writeln!(
+        h,
+        "<h2>Alert rates per segment</h2><p class=\"note\">Entities meeting the alert policy per \
+         segment (before the budget). A disparity above {}x between segments of at least {} \
+         entities is a warning when it is not down to chance (z &ge; {}) and the higher-rate \
+         segment's alerts do not carry more fired indicators. Segments describe behaviour, never \
+         protected attributes.</p>",
+        f.limit,
+        f.min_segment,
+        crate::fairness::Z_CRITICAL
+    );
+    if f.warnings.is_empty() {
+        h.push_str("<p>No unexplained disparity.</p>\n");
+    } else {
+        h.push_str("<ul class=\"warn\">");
+        for w in &f.warnings {
+            let _ = write!(h, "<li>{}</li>", esc(w));
+        }
+        h.push_str("</ul>\n");
+    }
+    for d in &f.dimensions {
+        let top = d.segments.iter().map(|s| s.rate).fold(0.0, f64::max);
+        let _ = writeln!(
+            h,
+            "<h3>{}</h3><table><tr><th>segment</th><th>entities</th><th>alerts</th><th>rate</th><th></th><th>vs overall</th><th>indicators per alert</th></tr>",
+            esc(&d.dimension)
+        );
+        for s in d.segments.iter().take(FAIRNESS_ROWS) {
+            let width = if top > 0.0 { 120.0 * s.rate / top } else { 0.0 };
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}%</td><td><svg width=\"122\" height=\"10\"><rect width=\"{width:.1}\" height=\"10\" fill=\"#b33\"/></svg></td><td>{}</td><td>{}</td></tr>",
+                esc(&s.segment),
+                s.entities,
+                s.alerts,
+                100.0 * s.rate,
+                s.ratio_to_overall
+                    .map_or("-".to_owned(), |r| format!("{r:.2}x")),
+                s.indicators_per_alert
+                    .map_or("-".to_owned(), |r| format!("{r:.2}")),
+            );
+        }
+        if d.segments.len() > FAIRNESS_ROWS {
+            let _ = writeln!(
+                h,
+                "<tr><td colspan=\"7\" class=\"note\">{} more segments in manifest.json</td></tr>",
+                d.segments.len() - FAIRNESS_ROWS
+            );
+        }
+        h.push_str("</table>\n");
+    }
 }
 
 /// A histogram of risk in 20 bins, counts on a log scale (most entities are low risk).
