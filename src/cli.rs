@@ -82,6 +82,9 @@ pub enum Command {
     /// The audit log of reveals.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Export alerts to the formats FIUs read.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Time redflag's stages on your own files (release builds; see benches/ for the
     /// side-by-side comparisons with polars and scikit-learn).
     #[command(subcommand)]
@@ -251,6 +254,55 @@ pub struct RevealArgs {
     /// Who is asking (default: the login name from $USER or $USERNAME).
     #[arg(long, value_name = "NAME")]
     pub analyst: Option<String>,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// The audit log (default: audit.log in redflag's directory).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Draft a goAML suspicious transaction report (XML) from chosen alerts of a run: the
+    /// header from the reporting entity's TOML, the alerts' evidence transactions (re-read from
+    /// the run's inputs, which must be unchanged) with from/to parties, the reason drafted from
+    /// the fired rules and their sources, and report_indicators mapped from rule ids through
+    /// the FIU's codes. The draft is checked against goAML's element order and required fields
+    /// before it is written. In a pseudonymous run every identity it holds is logged first to
+    /// the audit log, with --purpose. Possible victims are refused as subjects.
+    Goaml(GoamlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GoamlArgs {
+    /// The run's output directory (manifest.json, alerts.jsonl).
+    #[arg(long, value_name = "DIR")]
+    pub alerts: PathBuf,
+    /// Alert ids to report together (comma-separated), e.g. the alerts of one case.
+    #[arg(long, value_name = "ID,...", value_delimiter = ',', required = true)]
+    pub ids: Vec<String>,
+    /// The reporting entity (TOML: rentity_id, submission_code, report_code,
+    /// currency_code_local, institution_name, swift or institution_code, country, action,
+    /// [reporting_person]); see the README.
+    #[arg(long, value_name = "FILE")]
+    pub entity: PathBuf,
+    /// The FIU's lookup codes (TOML: [indicators] rule id -> code, [transmode] and [funds]
+    /// channel -> code). Default: the built-in template (models/goaml/template.toml), whose
+    /// placeholder codes an FIU will not accept; a warning says so.
+    #[arg(long, value_name = "FILE")]
+    pub fiu: Option<PathBuf>,
+    /// Where to write the XML (atomically).
+    #[arg(long, value_name = "FILE.xml")]
+    pub out: PathBuf,
+    /// Why identities are exported (recorded in the audit log).
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: String,
+    /// Who is exporting (default: the login name).
+    #[arg(long, value_name = "NAME")]
+    pub analyst: Option<String>,
+    /// submission_date (YYYY-MM-DDThh:mm:ss; default: now).
+    #[arg(long, value_name = "TS")]
+    pub submission_date: Option<String>,
     #[command(flatten)]
     pub key: KeyArgs,
     /// The audit log (default: audit.log in redflag's directory).

@@ -5,6 +5,7 @@ mod util;
 
 mod check_cli;
 mod features_cli;
+mod goaml_cli;
 mod ingest_formats;
 mod ingest_matrix;
 mod model_cli;

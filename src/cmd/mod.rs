@@ -40,6 +40,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Synth(args) => synth::run(args),
         Command::Reveal(args) => privacy::reveal(args),
         Command::Audit(cmd) => privacy::audit(cmd),
+        Command::Export(crate::cli::ExportCommand::Goaml(args)) => privacy::export_goaml(args),
         Command::Bench(cmd) => bench::run(cmd),
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use redflag::privacy::{self, Key, RevealRequest};
 
-use crate::cli::{AuditCommand, KeyArgs, RevealArgs};
+use crate::cli::{AuditCommand, GoamlArgs, KeyArgs, RevealArgs};
 
 /// The key named by `--key-file`, `$REDFLAG_KEY_FILE` or redflag's directory; created there on
 /// first use when `create` (with a note on stderr).
@@ -25,6 +25,58 @@ pub fn key(args: &KeyArgs, create: bool) -> Result<Key> {
         );
     }
     Ok(key)
+}
+
+pub fn export_goaml(args: GoamlArgs) -> Result<ExitCode> {
+    use redflag::goaml::{self, ExportRequest, FiuMapping, ReportingEntity, TEMPLATE_MAPPING};
+    let read =
+        |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+    let entity = ReportingEntity::parse(&read(&args.entity)?, &args.entity.display().to_string())?;
+    let fiu = match &args.fiu {
+        Some(p) => FiuMapping::parse(&read(p)?, &p.display().to_string())?,
+        None => FiuMapping::parse(TEMPLATE_MAPPING, "built-in template")?,
+    };
+    if fiu.fiu == "template" {
+        eprintln!(
+            "redflag: warning: the indicator, transmode and funds codes are the built-in \
+             template's placeholders; give your FIU's codes with --fiu FILE before filing"
+        );
+    }
+    // The key only matters for pseudonymous runs; a missing key file is then an error.
+    let key = key(&args.key, false).ok();
+    let log = privacy::audit_log_path(args.audit_log.as_deref())?;
+    let who = args.analyst.clone().unwrap_or_else(login);
+    let got = goaml::export(
+        &ExportRequest {
+            run_dir: &args.alerts,
+            alert_ids: &args.ids,
+            entity: &entity,
+            fiu: &fiu,
+            key: key.as_ref(),
+            purpose: &args.purpose,
+            who: &who,
+            log: &log,
+            submission_date: args.submission_date.clone(),
+        },
+        &args.out,
+    )
+    .context("redflag export goaml")?;
+    println!(
+        "wrote {}: {} {} with {} transactions and {} indicators{}",
+        args.out.display(),
+        entity.report_code,
+        args.ids.join(","),
+        got.transactions,
+        got.report
+            .child("report_indicators")
+            .map_or(0, |n| n.children.len()),
+        if got.logged > 0 {
+            format!("; {} identities logged to {}", got.logged, log.display())
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The login name, for the audit log.

@@ -805,7 +805,7 @@ pub(crate) fn alert_id(kind: &str, id: &str, as_of: i64, pack_sha: &str) -> Stri
     format!("A-{hex}")
 }
 
-fn file_entry(path: &Path) -> Result<crate::engine::ManifestInput> {
+pub(crate) fn file_entry(path: &Path) -> Result<crate::engine::ManifestInput> {
     use std::io::Read;
     let mut f =
         std::fs::File::open(path).map_err(|e| Error::Output(format!("{}: {e}", path.display())))?;

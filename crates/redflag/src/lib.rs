@@ -31,6 +31,7 @@ mod alert;
 mod engine;
 pub mod eval;
 pub mod fairness;
+pub mod goaml;
 mod output;
 pub mod privacy;
 pub mod report;

@@ -536,18 +536,21 @@ pub struct Revealed {
     pub log_hash: String,
 }
 
-/// Maps an alert id or pseudonym of a run back to the raw identifier, after appending who,
-/// when, what and why to the audit log. Nothing is revealed when the log cannot be written or
-/// is already broken.
-pub fn reveal(req: &RevealRequest<'_>, key: &Key) -> Result<Revealed> {
-    if req.purpose.trim().len() < 3 {
+/// A purpose must say something.
+pub fn check_purpose(purpose: &str) -> Result<()> {
+    if purpose.trim().len() < 3 {
         return Err(Error::Config(
             "--purpose must say why (e.g. \"STR draft for case A-...\")".into(),
         ));
     }
-    let manifest_path = req.run_dir.join("manifest.json");
-    let manifest = std::fs::read(&manifest_path)
-        .map_err(|e| Error::Input(format!("{}: {e}", manifest_path.display())))?;
+    Ok(())
+}
+
+/// Maps an alert id or pseudonym of a run back to the raw identifier, after appending who,
+/// when, what and why to the audit log. Nothing is revealed when the log cannot be written or
+/// is already broken.
+pub fn reveal(req: &RevealRequest<'_>, key: &Key) -> Result<Revealed> {
+    check_purpose(req.purpose)?;
     let (pseudonym, kind) = if req.target.starts_with("A-") {
         let path = req.run_dir.join("alerts.jsonl");
         let text = std::fs::read_to_string(&path)
@@ -574,19 +577,7 @@ pub fn reveal(req: &RevealRequest<'_>, key: &Key) -> Result<Revealed> {
     let map = req.run_dir.join(REVEAL_MAP);
     // Decrypt first (a wrong key or unknown pseudonym logs nothing), then log, then return.
     let raw_id = lookup(&map, key, &pseudonym)?;
-    let entry = AuditEntry {
-        seq: 0,
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        who: req.who.to_owned(),
-        action: "reveal".into(),
-        target: req.target.to_owned(),
-        pseudonym: pseudonym.clone(),
-        run: req.run_dir.display().to_string(),
-        manifest_sha256: hex(&Sha256::digest(&manifest)),
-        purpose: req.purpose.trim().to_owned(),
-        prev: String::new(),
-    };
-    let (log_seq, log_hash) = append_log(req.log, entry)?;
+    let (log_seq, log_hash) = log_access(req, "reveal", req.target, &pseudonym)?;
     Ok(Revealed {
         pseudonym,
         raw_id,
@@ -594,6 +585,33 @@ pub fn reveal(req: &RevealRequest<'_>, key: &Key) -> Result<Revealed> {
         log_seq,
         log_hash,
     })
+}
+
+/// Appends one access to raw identities to the audit log: who (`req.who`), when (now), what
+/// (`action` on `target`, the `pseudonym` whose identity is used, the run and its manifest's
+/// hash) and why (`req.purpose`). Returns the line's number and hash.
+pub fn log_access(
+    req: &RevealRequest<'_>,
+    action: &str,
+    target: &str,
+    pseudonym: &str,
+) -> Result<(u64, String)> {
+    let manifest_path = req.run_dir.join("manifest.json");
+    let manifest = std::fs::read(&manifest_path)
+        .map_err(|e| Error::Input(format!("{}: {e}", manifest_path.display())))?;
+    let entry = AuditEntry {
+        seq: 0,
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        who: req.who.to_owned(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        pseudonym: pseudonym.to_owned(),
+        run: req.run_dir.display().to_string(),
+        manifest_sha256: hex(&Sha256::digest(&manifest)),
+        purpose: req.purpose.trim().to_owned(),
+        prev: String::new(),
+    };
+    append_log(req.log, entry)
 }
 
 impl crate::AlertSet {
