@@ -71,6 +71,25 @@ pub enum Command {
     /// `redflag run --reference-dir DIR/reference`) and summary.json. The same arguments give
     /// byte-identical files whatever --threads.
     Synth(SynthArgs),
+    /// Sweep each rule's thresholds and the alert policy over a batch, to choose and justify
+    /// them: per setting the entities fired and alerted and, with --labels, precision and
+    /// recall; entities just under each rule's line for review.
+    ///
+    /// Strictness s moves all thresholds of one rule at a time (0.5 to 2; s > 1 stricter: a
+    /// `>=` threshold times s, a `<=` one divided by s), the other rules as written. Writes to
+    /// --out DIR: tune.html (the trade-off chart and tables), tune_rules.csv, tune_policy.csv,
+    /// below_the_line.csv (pseudonymous unless --raw-ids) and tune.json. Rules only: the
+    /// isolation forest, --model, --budget and --seed play no part.
+    Tune(TuneArgs),
+    /// Estimate recall without labels: plant synthetic trafficking cases (from the generator
+    /// behind `redflag synth`) into INPUT, in its own time range, wired to its real accounts
+    /// and external parties, run detection exactly as `redflag run` would with the same
+    /// options, and report per typology and role the share of planted member accounts that
+    /// reach the alert queue (at --budget when given).
+    ///
+    /// Writes the run's outputs (planted entities included, ids INJ-...) plus inject.json and
+    /// inject.csv (every planted account, its typology, role and alert rank) to --out DIR.
+    Inject(InjectArgs),
     /// Map an alert id or pseudonym of a run back to the raw identifier, for a stated purpose.
     ///
     /// `redflag run` writes pseudonyms (P-...) for every account, customer, wallet and
@@ -227,6 +246,31 @@ pub struct RunArgs {
     /// raw). Use only where the outputs never leave the people allowed to see identities.
     #[arg(long)]
     pub raw_ids: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Labels (account_labels.csv or customer_labels.csv of `redflag synth`, or any CSV with an
+    /// id column and is_suspicious) for precision and recall.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InjectArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Cases to plant (they cycle through the typologies; the first of each is clear, later
+    /// ones vary in intensity as in `redflag synth`).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub cases: u32,
+    /// Typologies to plant (comma-separated; default all): sex_ads, funnel, structuring,
+    /// wage_sweep, labour_front, corridor_fan_in, crypto_ads, travel_visa, fan_in, fan_out,
+    /// scatter_gather, gather_scatter, cycle, bipartite, stack, layered_chain.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub typologies: Vec<String>,
 }
 
 /// The pseudonymisation key.

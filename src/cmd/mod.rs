@@ -31,6 +31,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Inject(args) => run::inject(args),
+        Command::Tune(args) => run::tune(args),
         Command::Check(args) => check::run(args),
         Command::Features(args) => features::run(args),
         Command::Rules(cmd) => rules::run(cmd),

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use redflag::Engine;
 
-use crate::cli::RunArgs;
+use crate::cli::{InjectArgs, RunArgs, TuneArgs};
 
-pub fn run(args: RunArgs) -> Result<ExitCode> {
+/// The engine that `redflag run` builds from its options.
+fn engine(args: &RunArgs) -> Result<Engine> {
     let input = &args.input;
     let mut engine = Engine::new(input.inputs.iter().cloned())
         .mapping(input.mapping.clone())
@@ -42,6 +43,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(text) = &args.as_of {
         engine = engine.as_of(super::features::parse_as_of(text)?);
     }
+    Ok(engine)
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let engine = engine(&args)?;
     let progress = crate::progress::Progress::start(!args.no_progress);
     let set = engine.on_stage(progress.hook()).run();
     drop(progress);
@@ -98,5 +104,101 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             args.out.display()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn inject(args: InjectArgs) -> Result<ExitCode> {
+    use redflag::inject::{InjectParams, inject};
+    let typologies = args
+        .typologies
+        .iter()
+        .map(|t| {
+            redflag_synth::Typology::from_name(t)
+                .with_context(|| format!("--typologies: no typology {t:?} (see --help)"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let engine = engine(&args.run)?;
+    let progress = crate::progress::Progress::start(!args.run.no_progress);
+    let got = inject(
+        &engine.on_stage(progress.hook()),
+        &InjectParams {
+            cases: args.cases,
+            typologies,
+            seed: args.run.seed,
+        },
+    );
+    drop(progress);
+    let (_, report) = got.context("redflag inject")?;
+    println!(
+        "planted {} cases ({} rows, wired to {} real accounts and parties) into {} rows; {} alerts{}",
+        report.cases,
+        report.planted_rows,
+        report.real_counterparties,
+        report.real_rows,
+        report.alerts,
+        report
+            .budget
+            .map(|b| format!(" (budget {b})"))
+            .unwrap_or_default()
+    );
+    println!(
+        "{:<28} {:>8} {:>8} {:>7}",
+        "group", "planted", "alerted", "recall"
+    );
+    for r in &report.recall {
+        println!(
+            "{:<28} {:>8} {:>8} {:>7.3}",
+            r.group, r.planted, r.alerted, r.recall
+        );
+    }
+    println!(
+        "wrote {}/{{inject.json,inject.csv}} and the run's outputs",
+        args.run.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn tune(args: TuneArgs) -> Result<ExitCode> {
+    let labels = match &args.labels {
+        Some(p) => Some(
+            redflag::eval::read_labels(p)?
+                .into_iter()
+                .map(|l| (l.id, l.suspicious))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        ),
+        None => None,
+    };
+    let engine = engine(&args.run)?;
+    let report = redflag::tune::tune(&engine, labels.as_ref()).context("redflag tune")?;
+    report.write(&args.run.out).context("redflag tune")?;
+    let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.3}"));
+    println!(
+        "{} entities{}; alert policy now:",
+        report.entities,
+        report
+            .positives
+            .map(|p| format!(", {p} labelled positive"))
+            .unwrap_or_default()
+    );
+    for p in report.policies.iter().filter(|p| p.current) {
+        println!(
+            "  {} rules in {} groups{}: {} alerts, precision {}, recall {}",
+            p.min_rules,
+            p.min_groups,
+            if p.hard_alerts_alone {
+                ", or one hard rule"
+            } else {
+                ""
+            },
+            p.alerts,
+            f(p.precision),
+            f(p.recall)
+        );
+    }
+    println!(
+        "wrote {}/{{tune.html,tune_rules.csv,tune_policy.csv,below_the_line.csv,tune.json}} ({} below-the-line entities)",
+        args.run.out.display(),
+        report.below_the_line.len()
+    );
     Ok(ExitCode::SUCCESS)
 }

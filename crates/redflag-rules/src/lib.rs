@@ -246,6 +246,40 @@ impl RuleEngine {
         &self.rules
     }
 
+    /// Rows of `batch` where rule `k` (an index into [`RuleEngine::rules`]) fires, its
+    /// `applies_to` respected: what threshold sweeps re-evaluate one rule at a time.
+    pub fn fires(&self, k: usize, batch: &RecordBatch) -> Result<Vec<bool>, Error> {
+        let r = &self.rules[k];
+        if !r.rule.enabled {
+            return Ok(vec![false; batch.num_rows()]);
+        }
+        let fired = run(&r.physical, batch, &r.rule.id)?;
+        let kinds = batch
+            .column_by_name(redflag_features::ENTITY_KIND)
+            .map(|c| c.as_string::<i32>());
+        Ok((0..batch.num_rows())
+            .map(|row| {
+                fired.is_valid(row)
+                    && fired.value(row)
+                    && (r.rule.applies_to.is_empty()
+                        || kinds
+                            .is_some_and(|k| r.rule.applies_to.iter().any(|a| a == k.value(row))))
+            })
+            .collect())
+    }
+
+    /// Whether `policy` alerts an entity on which the rules `fired` (indices) fired.
+    pub fn policy_alerts(&self, policy: &Policy, fired: &[usize]) -> bool {
+        let mut groups: Vec<&str> = fired
+            .iter()
+            .map(|&k| self.rules[k].rule.group.as_str())
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let hard = policy.hard_alerts_alone && fired.iter().any(|&k| self.rules[k].rule.hard);
+        hard || (fired.len() >= policy.min_rules && groups.len() >= policy.min_groups)
+    }
+
     /// Runs every enabled rule over an `entity_features` batch and applies the alert policy.
     pub fn evaluate(&self, batch: &RecordBatch) -> Result<Evaluation, Error> {
         for f in self.schema.fields() {
@@ -310,18 +344,9 @@ impl RuleEngine {
             hits,
             alerted: vec![false; batch.num_rows()],
         };
-        let policy = &self.pack.policy;
         for row in 0..batch.num_rows() {
-            let hs = ev.hits_of(row);
-            let mut groups: Vec<&str> = hs
-                .iter()
-                .map(|h| self.rules[h.rule].rule.group.as_str())
-                .collect();
-            groups.sort_unstable();
-            groups.dedup();
-            let hard = policy.hard_alerts_alone && hs.iter().any(|h| self.rules[h.rule].rule.hard);
-            ev.alerted[row] =
-                hard || (hs.len() >= policy.min_rules && groups.len() >= policy.min_groups);
+            let fired: Vec<usize> = ev.hits_of(row).iter().map(|h| h.rule).collect();
+            ev.alerted[row] = self.policy_alerts(&self.pack.policy, &fired);
         }
         Ok(ev)
     }

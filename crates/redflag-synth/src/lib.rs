@@ -118,6 +118,7 @@ pub struct SynthParams {
     start: NaiveDate,
     cases: Option<u32>,
     format: Format,
+    typologies: Vec<Typology>,
 }
 
 impl SynthParams {
@@ -131,6 +132,7 @@ impl SynthParams {
             start: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default(),
             cases: None,
             format: Format::Csv,
+            typologies: Vec::new(),
         }
     }
 
@@ -149,6 +151,12 @@ impl SynthParams {
     /// Number of planted cases (they cycle through the typologies).
     pub fn cases(mut self, cases: u32) -> Self {
         self.cases = Some(cases);
+        self
+    }
+
+    /// Plant only these typologies (the cases cycle through them); empty: all.
+    pub fn typologies(mut self, typologies: Vec<Typology>) -> Self {
+        self.typologies = typologies;
         self
     }
 
@@ -176,12 +184,13 @@ impl SynthParams {
                 self.customers
             )));
         }
-        Ok(Plan::new(
+        Ok(Plan::with_typologies(
             self.customers,
             self.days,
             self.seed,
             self.start,
             cases,
+            &self.typologies,
         ))
     }
 

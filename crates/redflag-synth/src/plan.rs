@@ -387,6 +387,23 @@ impl Plan {
     /// Plans a population of `customers` customers over `days` days from `start`, with
     /// `cases` planted cases (their members are part of the customer count).
     pub fn new(customers: u32, days: u32, seed: u64, start: NaiveDate, cases: u32) -> Plan {
+        Plan::with_typologies(customers, days, seed, start, cases, &Typology::ALL)
+    }
+
+    /// As [`Plan::new`], the cases cycling through `typologies` (all when empty).
+    pub fn with_typologies(
+        customers: u32,
+        days: u32,
+        seed: u64,
+        start: NaiveDate,
+        cases: u32,
+        typologies: &[Typology],
+    ) -> Plan {
+        let typologies = if typologies.is_empty() {
+            &Typology::ALL[..]
+        } else {
+            typologies
+        };
         let start_epoch = start
             .and_hms_opt(0, 0, 0)
             .map(|t| t.and_utc().timestamp())
@@ -395,13 +412,13 @@ impl Plan {
         let mut plan_cases = Vec::new();
         let mut members = 0u32;
         for k in 0..cases {
-            let typology = Typology::ALL[(k as usize) % Typology::ALL.len()];
+            let typology = typologies[(k as usize) % typologies.len()];
             let (controllers, fronts, vmin, vmax) = typology.shape();
             let victims = rand::Rng::gen_range(&mut rng, vmin..=vmax);
             let mut roles = vec![Role::Controller; controllers as usize];
             roles.extend(std::iter::repeat_n(Role::FrontBusiness, fronts as usize));
             roles.extend(std::iter::repeat_n(Role::Victim, victims as usize));
-            let intensity = if k < Typology::ALL.len() as u32 {
+            let intensity = if k < typologies.len() as u32 {
                 // The first case of each typology is clear, so a small population shows every one.
                 rand::Rng::gen_range(&mut rng, 0.75..1.0)
             } else {

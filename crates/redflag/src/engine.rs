@@ -150,9 +150,9 @@ pub struct Engine {
     budget: Option<usize>,
     max_per_case: Option<usize>,
     seed: u64,
-    out_dir: Option<PathBuf>,
+    pub(crate) out_dir: Option<PathBuf>,
     today: Option<String>,
-    key: Option<crate::privacy::Key>,
+    pub(crate) key: Option<crate::privacy::Key>,
 }
 
 /// One scored entity (`scores.csv`).
@@ -389,44 +389,20 @@ impl Engine {
 
     /// Runs the job.
     pub fn run(&self) -> Result<AlertSet> {
-        let mut timings = StageTimings::default();
-        let today = self
-            .today
-            .clone()
-            .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
-        let pack = match &self.pack {
-            Some(p) => RulePack::from_file(p),
-            None => Ok(RulePack::builtin()),
-        };
-        let engine = pack.and_then(RuleEngine::new).map_err(|errors| {
-            Error::Config(
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            )
-        })?;
-        let (mut cfg, reference) = feature_config(
-            self.reference_dir.as_deref(),
-            &today,
-            &self.jurisdiction,
-            &self.base_currency,
-            self.cash_threshold,
-        )?;
-        cfg.as_of = self.as_of;
-        let model = match &self.model {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?;
-                Some(IsolationForest::from_json(&text)?)
-            }
-            None => None,
-        };
+        self.run_inner(None)
+    }
 
-        // Ingest.
-        let clock = Instant::now();
-        self.stage(Stage::Ingest);
+    /// Runs the job on transactions already read (canonical batches with `amount_base`, as
+    /// [`redflag_io::ingest`] returns them, from any source): the inputs, mapping and rates of
+    /// this builder are not used, and `rejected.csv` is not written. The manifest lists the
+    /// files `ingested.report` names.
+    pub fn run_on(&self, ingested: &redflag_io::Ingested) -> Result<AlertSet> {
+        self.run_inner(Some(ingested))
+    }
+
+    /// Reads and validates the inputs (streaming rejected records to `rejected.csv` when there
+    /// is an output directory).
+    pub fn ingest(&self) -> Result<redflag_io::Ingested> {
         let profile = MappingProfile::resolve(&self.mapping)?;
         let rates = match &self.rates {
             Some(p) => RateTable::from_file(p, &self.base_currency)?,
@@ -452,6 +428,62 @@ impl Engine {
                     .unwrap_or_else(|| format!("{}: unusable", f.path.display())),
             ));
         }
+        Ok(ingested)
+    }
+
+    /// The rule engine, the feature configuration and the reference lists this builder names.
+    pub(crate) fn setup(&self) -> Result<(RuleEngine, FeatureConfig, Reference)> {
+        let today = self
+            .today
+            .clone()
+            .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
+        let pack = match &self.pack {
+            Some(p) => RulePack::from_file(p),
+            None => Ok(RulePack::builtin()),
+        };
+        let engine = pack.and_then(RuleEngine::new).map_err(|errors| {
+            Error::Config(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
+        let (mut cfg, reference) = feature_config(
+            self.reference_dir.as_deref(),
+            &today,
+            &self.jurisdiction,
+            &self.base_currency,
+            self.cash_threshold,
+        )?;
+        cfg.as_of = self.as_of;
+        Ok((engine, cfg, reference))
+    }
+
+    fn run_inner(&self, given: Option<&redflag_io::Ingested>) -> Result<AlertSet> {
+        let mut timings = StageTimings::default();
+        let (engine, cfg, reference) = self.setup()?;
+        let model = match &self.model {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?;
+                Some(IsolationForest::from_json(&text)?)
+            }
+            None => None,
+        };
+
+        // Ingest.
+        let clock = Instant::now();
+        self.stage(Stage::Ingest);
+        let owned;
+        let ingested = match given {
+            Some(i) => i,
+            None => {
+                owned = self.ingest()?;
+                &owned
+            }
+        };
         timings.ingest = clock.elapsed().as_secs_f64();
 
         // Features, rules.

@@ -32,9 +32,11 @@ mod engine;
 pub mod eval;
 pub mod fairness;
 pub mod goaml;
+pub mod inject;
 mod output;
 pub mod privacy;
 pub mod report;
+pub mod tune;
 
 pub use alert::{ALERT_FORMAT_VERSION, Alert, Reason, ReasonValue, TopFeature, Versions};
 pub use engine::{

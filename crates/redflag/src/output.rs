@@ -9,7 +9,7 @@ use redflag_io::{AtomicFile, push_csv_field};
 use crate::engine::AlertSet;
 use crate::{Error, Result};
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let fail = |e: &dyn std::fmt::Display| Error::Output(format!("{}: {e}", path.display()));
     let mut f = AtomicFile::create(path).map_err(|e| fail(&e))?;
     f.write_all(bytes).map_err(|e| fail(&e))?;

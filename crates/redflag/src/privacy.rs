@@ -615,6 +615,15 @@ pub fn log_access(
 }
 
 impl crate::AlertSet {
+    /// How `raw` appears in this set's outputs: its pseudonym in a pseudonymous run, else
+    /// itself.
+    pub fn display_id(&self, raw: &str) -> String {
+        match &self.pseudonyms {
+            Some(p) => p.key().pseudonym(raw),
+            None => raw.to_owned(),
+        }
+    }
+
     /// Replaces every identifier with its pseudonym: entity ids in alerts and scores, the
     /// parties of the money flows, and alert and case ids (re-derived from the pseudonym, so
     /// that an alert id cannot be recomputed from a guessed account number). Ranks do not
