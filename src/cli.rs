@@ -386,6 +386,11 @@ pub struct FeaturesArgs {
     /// Write rejected input records to this CSV file (as `redflag check --rejected`).
     #[arg(long, value_name = "FILE")]
     pub rejected: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Raw entity ids in the table (and record texts in --rejected) instead of pseudonyms.
+    #[arg(long)]
+    pub raw_ids: bool,
 }
 
 /// Reference lists and thresholds.
@@ -438,10 +443,15 @@ pub struct CheckArgs {
     /// Exit with status 1 when any record is rejected.
     #[arg(long)]
     pub fail_on_rejects: bool,
-    /// Write every rejected record (file, line, column, reason, detail, original record) to
-    /// this CSV file. It is written under a temporary name and renamed when complete.
+    /// Write every rejected record (file, line, column, reason, detail, and with --raw-ids the
+    /// record's text) to this CSV file. It is written under a temporary name and renamed when
+    /// complete.
     #[arg(long, value_name = "FILE")]
     pub rejected: Option<PathBuf>,
+    /// Quote each rejected record's text in --rejected. Without it the record column is empty:
+    /// records hold names, account ids, devices and IPs, and file and line find them.
+    #[arg(long)]
+    pub raw_ids: bool,
 }
 
 #[derive(Debug, Args)]

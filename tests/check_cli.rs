@@ -78,7 +78,21 @@ fn check_exit_codes_and_rejected_file() {
     let text = std::fs::read_to_string(&rejected).expect("rejected.csv");
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("file,line,column,reason,detail,record"));
-    assert_eq!(lines.count(), 5);
+    assert_eq!(lines.clone().count(), 5);
+    // The records' text is withheld unless --raw-ids: file and line find them.
+    assert!(lines.all(|l| l.ends_with(',')), "{text}");
+    let raw = redflag(&[
+        "check",
+        &csv,
+        "--rates",
+        &rates,
+        "--raw-ids",
+        "--rejected",
+        rejected.to_str().expect("path"),
+    ]);
+    assert_eq!(raw.status.code(), Some(0));
+    let text = std::fs::read_to_string(&rejected).expect("rejected.csv");
+    assert!(text.lines().skip(1).all(|l| l.contains(",\"T00")), "{text}");
     let stdout = String::from_utf8(out.stdout).expect("utf8");
     assert!(stdout.contains("bad_amount: 1"), "{stdout}");
 

@@ -59,6 +59,8 @@ fn features_of_the_sample_data_one_row_per_entity() {
         let kinds = b.column(1).as_string::<i32>();
         for i in 0..b.num_rows() {
             assert_ne!(ids.value(i), "CASH");
+            // Pseudonymous by default, like every output.
+            assert!(ids.value(i).starts_with("P-") && ids.value(i).len() == 18);
             keys.push((kinds.value(i).to_owned(), ids.value(i).to_owned()));
         }
         let n_in = b.column_by_name("n_in_30d").expect("n_in_30d");

@@ -38,7 +38,7 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
         }
         BenchCommand::Features { input } => {
             let start = Instant::now();
-            let got = super::features::load(&input, None)?;
+            let got = super::features::load(&input, None, true)?;
             let ingest = start.elapsed().as_secs_f64();
             let clock = Instant::now();
             let f = redflag_features::compute(&got.batches, &FeatureConfig::default())?;

@@ -18,7 +18,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     opts.on_file_error = OnFileError::Skip;
     let report = match &args.rejected {
         Some(path) => {
-            let mut sink = RejectCsvWriter::create(path)?;
+            let mut sink = RejectCsvWriter::create(path)?.withhold_records(!args.raw_ids);
             let got = ingest_files(&files, &opts, &mut sink)?;
             sink.finish()?;
             got.report

@@ -27,9 +27,18 @@ pub fn run(args: FeaturesArgs) -> Result<ExitCode> {
     if let Some(text) = &args.as_of {
         cfg.as_of = Some(parse_as_of(text)?);
     }
-    let ingested = load(input, args.rejected.as_deref())?;
+    let key = if args.raw_ids {
+        None
+    } else {
+        Some(super::privacy::key(&args.key, true)?)
+    };
+    let ingested = load(input, args.rejected.as_deref(), key.is_some())?;
     let features = compute(&ingested.batches, &cfg).context("computing entity features")?;
-    write_table(out, &features.batch)?;
+    let table = match &key {
+        Some(k) => pseudonymize(&features.batch, k)?,
+        None => features.batch.clone(),
+    };
+    write_table(out, &table)?;
     summarise(&ingested, &features, out);
     Ok(ExitCode::SUCCESS)
 }
@@ -60,15 +69,24 @@ pub fn parse_as_of(text: &str) -> Result<i64> {
         .map_err(|e| anyhow::anyhow!("--as-of {text:?}: {}", e.detail))
 }
 
+/// The table with `entity_id` replaced by its keyed pseudonym.
+fn pseudonymize(table: &RecordBatch, key: &redflag::privacy::Key) -> Result<RecordBatch> {
+    let ids = table.column(0).as_string::<i32>();
+    let p: arrow::array::StringArray = ids.iter().map(|v| v.map(|v| key.pseudonym(v))).collect();
+    let mut columns = table.columns().to_vec();
+    columns[0] = std::sync::Arc::new(p);
+    Ok(RecordBatch::try_new(table.schema(), columns)?)
+}
+
 /// Reads and validates the inputs, keeping the accepted rows; rejected records go to
-/// `rejected` when given.
-pub fn load(input: &InputArgs, rejected: Option<&Path>) -> Result<Ingested> {
+/// `rejected` when given (their text withheld with `withhold`).
+pub fn load(input: &InputArgs, rejected: Option<&Path>, withhold: bool) -> Result<Ingested> {
     let (profile, rates) = super::load_input_config(input)?;
     let files = expand_inputs(&input.inputs)?;
     let opts = IngestOptions::new(profile, rates);
     let got = match rejected {
         Some(path) => {
-            let mut sink = RejectCsvWriter::create(path)?;
+            let mut sink = RejectCsvWriter::create(path)?.withhold_records(withhold);
             let got = ingest_files(&files, &opts, &mut sink)?;
             sink.finish()?;
             got
