@@ -2,12 +2,12 @@
 //! fairness report groups alert rates by. They describe how and where an entity transacts, never
 //! who it is, and no rule or model reads them.
 
-use arrow::array::{Array, AsArray, RecordBatch, StringArray};
-use redflag_schema::Channel;
+use arrow::array::{Array, AsArray, RecordBatch};
 use redflag_schema::columns as col;
+use redflag_schema::{CanonicalEnum, Channel};
 
 use crate::intern::NONE;
-use crate::prepare::{Row, Txns};
+use crate::prepare::Txns;
 
 /// Channel families, the values of [`Profiles::channel_mix`].
 pub const CHANNEL_MIXES: [&str; 6] = ["cash", "card", "transfer", "p2p", "crypto", "other"];
@@ -44,8 +44,8 @@ pub struct Profiles {
     /// Region names.
     pub region_names: Vec<String>,
     /// The entity's own institution (`sender_institution` of what it sends,
-    /// `receiver_institution` of what it receives) on more than half of its transactions,
-    /// as [`Profiles::region`].
+    /// `receiver_institution` of what it receives), the first reported: an index into
+    /// `institution_names`, [`Profiles::UNKNOWN`] when none is.
     pub institution: Vec<u32>,
     /// Institution names.
     pub institution_names: Vec<String>,
@@ -67,160 +67,89 @@ impl Profiles {
     }
 }
 
-/// Majority vote (Boyer and Moore) per entity, then a count to keep only true majorities.
-struct Vote<T> {
-    candidate: Vec<Option<T>>,
-    count: Vec<u32>,
-}
-
-impl<T: PartialEq + Copy> Vote<T> {
-    fn new(n: usize) -> Self {
-        Vote {
-            candidate: vec![None; n],
-            count: vec![0; n],
-        }
-    }
-
-    fn see(&mut self, e: usize, v: T, same: impl Fn(T, T) -> bool) {
-        match self.candidate[e] {
-            Some(c) if same(c, v) => self.count[e] += 1,
-            _ if self.count[e] == 0 => {
-                self.candidate[e] = Some(v);
-                self.count[e] = 1;
-            }
-            _ => self.count[e] -= 1,
-        }
-    }
-}
-
-/// For each entity: its candidate's occurrences and the located total, from a second pass.
-fn confirm<T: Copy>(
-    vote: &Vote<T>,
-    rows: impl Iterator<Item = (usize, T)>,
-    same: impl Fn(T, T) -> bool,
-) -> Vec<(u32, u32)> {
-    let mut tally = vec![(0u32, 0u32); vote.candidate.len()];
-    for (e, v) in rows {
-        tally[e].1 += 1;
-        if vote.candidate[e].is_some_and(|c| same(c, v)) {
-            tally[e].0 += 1;
-        }
-    }
-    tally
-}
-
-fn majority(hits: u32, total: u32) -> Option<bool> {
-    (total > 0).then_some(hits * 2 > total)
-}
-
-/// The sides of each row with their entities.
-fn sides(rows: &[Row]) -> impl Iterator<Item = (usize, usize, bool)> + '_ {
-    rows.iter().enumerate().flat_map(|(i, r)| {
-        [(r.sender, false), (r.receiver, true)]
-            .into_iter()
-            .filter(|(e, _)| *e != NONE)
-            .map(move |(e, recv)| (i, e as usize, recv))
-    })
-}
-
-/// Account-level profiles (one per entity of `t`).
+/// Account-level profiles (one per entity of `t`), and each entity's transactions per channel
+/// family (customers sum their accounts').
 pub(crate) fn accounts(t: &Txns, batches: &[RecordBatch]) -> (Profiles, Vec<[u32; 6]>) {
     let n = t.entities.len();
+    let family_of: Vec<usize> = Channel::ALL.iter().map(|c| family(*c)).collect();
+    let located = !t.region_names.is_empty();
+    // One pass: the channel mix, and a majority vote (Boyer and Moore) over located sides.
     let mut mix = vec![[0u32; 6]; n];
-    for (i, e, _) in sides(&t.rows) {
-        mix[e][family(t.rows[i].channel())] += 1;
-    }
-
-    let mut region = vec![Profiles::UNKNOWN; n];
-    if !t.region_names.is_empty() {
-        let located = || {
-            sides(&t.rows)
-                .map(|(i, e, _)| (e, t.rows[i].region))
-                .filter(|(_, r)| *r != NONE)
-        };
-        let mut vote = Vote::new(n);
-        for (e, r) in located() {
-            vote.see(e, r, |a, b| a == b);
-        }
-        for (e, (hits, total)) in confirm(&vote, located(), |a, b| a == b)
-            .into_iter()
-            .enumerate()
-        {
-            region[e] = match majority(hits, total) {
-                Some(true) => vote.candidate[e].unwrap_or(Profiles::UNKNOWN),
-                Some(false) => Profiles::MIXED,
-                None => Profiles::UNKNOWN,
-            };
-        }
-    }
-
-    // Institutions are compared as text where they are (no interning of a column most rows
-    // repeat): the vote keeps (batch, row, side) references.
-    let columns: Vec<[Option<&StringArray>; 2]> = batches
-        .iter()
-        .map(|b| {
-            [col::SENDER_INSTITUTION, col::RECEIVER_INSTITUTION]
-                .map(|c| b.column_by_name(c).and_then(|a| a.as_string_opt::<i32>()))
-        })
-        .collect();
-    let mut institution = vec![Profiles::UNKNOWN; n];
-    let mut institution_names = Vec::new();
-    if columns
-        .iter()
-        .flatten()
-        .flatten()
-        .any(|a| a.null_count() < a.len())
-    {
-        let mut starts = Vec::with_capacity(batches.len());
-        let mut total = 0usize;
-        for b in batches {
-            starts.push(total);
-            total += b.num_rows();
-        }
-        let at = |i: usize| {
-            let b = starts.partition_point(|&s| s <= i) - 1;
-            (b as u32, (i - starts[b]) as u32)
-        };
-        let text = |(b, i, recv): (u32, u32, bool)| -> Option<&str> {
-            let a = columns[b as usize][usize::from(recv)]?;
-            a.is_valid(i as usize).then(|| a.value(i as usize))
-        };
-        let same = |x: (u32, u32, bool), y: (u32, u32, bool)| text(x) == text(y);
-        let own = || {
-            sides(&t.rows).filter_map(|(i, e, recv)| {
-                let (b, row) = at(i);
-                let r = (b, row, recv);
-                text(r).map(|_| (e, r))
-            })
-        };
-        let mut vote = Vote::new(n);
-        for (e, r) in own() {
-            vote.see(e, r, same);
-        }
-        let tally = confirm(&vote, own(), same);
-        let mut names: Vec<&str> = Vec::new();
-        let mut winner: Vec<Option<&str>> = vec![None; n];
-        for (e, &(hits, total)) in tally.iter().enumerate() {
-            institution[e] = match majority(hits, total) {
-                Some(true) => {
-                    let name = vote.candidate[e].and_then(text).unwrap_or_default();
-                    winner[e] = Some(name);
-                    names.push(name);
-                    0
+    let (mut cand, mut count) = (vec![NONE; n], vec![0u32; n]);
+    for r in &t.rows {
+        let f = family_of[r.channel as usize];
+        for e in [r.sender, r.receiver] {
+            if e == NONE {
+                continue;
+            }
+            let e = e as usize;
+            mix[e][f] += 1;
+            if located && r.region != NONE {
+                if cand[e] == r.region {
+                    count[e] += 1;
+                } else if count[e] == 0 {
+                    cand[e] = r.region;
+                    count[e] = 1;
+                } else {
+                    count[e] -= 1;
                 }
-                Some(false) => Profiles::MIXED,
-                None => Profiles::UNKNOWN,
-            };
-        }
-        names.sort_unstable();
-        names.dedup();
-        for (e, w) in winner.iter().enumerate() {
-            if let Some(w) = w {
-                institution[e] = names.binary_search(w).unwrap_or_default() as u32;
             }
         }
-        institution_names = names.into_iter().map(str::to_owned).collect();
     }
+    // A second pass keeps only true majorities.
+    let mut region = vec![Profiles::UNKNOWN; n];
+    if located {
+        let (mut hits, mut total) = (vec![0u32; n], vec![0u32; n]);
+        for r in t.rows.iter().filter(|r| r.region != NONE) {
+            for e in [r.sender, r.receiver] {
+                if e != NONE {
+                    total[e as usize] += 1;
+                    hits[e as usize] += u32::from(cand[e as usize] == r.region);
+                }
+            }
+        }
+        for e in 0..n {
+            region[e] = match total[e] {
+                0 => Profiles::UNKNOWN,
+                t if hits[e] * 2 > t => cand[e],
+                _ => Profiles::MIXED,
+            };
+        }
+    }
+
+    // An account belongs to one institution: the first one reported for it (as sender, its
+    // sender_institution; as receiver, its receiver_institution), read batch by batch so that
+    // only one text per entity is looked at.
+    let mut institution = vec![Profiles::UNKNOWN; n];
+    let mut first: Vec<Option<&str>> = vec![None; n];
+    let mut offset = 0usize;
+    for b in batches {
+        let cols = [col::SENDER_INSTITUTION, col::RECEIVER_INSTITUTION]
+            .map(|c| b.column_by_name(c).and_then(|a| a.as_string_opt::<i32>()));
+        if cols.iter().flatten().any(|a| a.null_count() < a.len()) {
+            for i in 0..b.num_rows() {
+                let r = &t.rows[offset + i];
+                for (e, a) in [(r.sender, cols[0]), (r.receiver, cols[1])] {
+                    if e == NONE || first[e as usize].is_some() {
+                        continue;
+                    }
+                    if let Some(a) = a.filter(|a| a.is_valid(i)) {
+                        first[e as usize] = Some(a.value(i));
+                    }
+                }
+            }
+        }
+        offset += b.num_rows();
+    }
+    let mut names: Vec<&str> = first.iter().flatten().copied().collect();
+    names.sort_unstable();
+    names.dedup();
+    for (e, w) in first.iter().enumerate() {
+        if let Some(w) = w {
+            institution[e] = names.binary_search(w).unwrap_or_default() as u32;
+        }
+    }
+    let institution_names = names.into_iter().map(str::to_owned).collect();
     let channel_mix = mix.iter().map(dominant).collect();
     (
         Profiles {
