@@ -4,8 +4,9 @@
 //! Segments are descriptive and non-protected: entity kind, channel mix (the channel family of
 //! most of an entity's transactions), region (the `geo_region` of most of its located
 //! transactions) and institution (its own bank or VASP). Per segment: entities, alerts (entities
-//! meeting the alert policy, before `--budget` and `--max-per-case`), the alert rate, its ratio
-//! to the overall rate, and the mean number of fired indicators per alert.
+//! meeting the alert policy, or anomaly-only alerts, before `--budget` and `--max-per-case`),
+//! the alert rate, its ratio to the overall rate, and the mean number of fired indicators per
+//! alert.
 //!
 //! A warning is raised when, within one dimension, a segment's rate is more than
 //! [`DISPARITY_LIMIT`] times another's while its alerts do not carry more fired indicators on
@@ -42,7 +43,7 @@ pub struct Segment {
     pub segment: String,
     /// Entities in it.
     pub entities: usize,
-    /// Of which meet the alert policy.
+    /// Of which alert (the policy met, or anomaly-only), before the budget.
     pub alerts: usize,
     /// alerts / entities.
     pub rate: f64,

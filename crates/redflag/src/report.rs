@@ -136,7 +136,7 @@ fn fairness(h: &mut String, set: &AlertSet) {
     let f = &set.manifest.fairness;
     let _ = writeln!(
         h,
-        "<h2>Alert rates per segment</h2><p class=\"note\">Entities meeting the alert policy per \
+        "<h2>Alert rates per segment</h2><p class=\"note\">Entities alerting (the rule policy met, or anomaly-only) per \
          segment (before the budget). A disparity above {}x between segments of at least {} \
          entities is a warning when it is not down to chance (z &ge; {}) and the higher-rate \
          segment's alerts do not carry more fired indicators. Segments describe behaviour, never \
