@@ -26,6 +26,11 @@ pub enum Command {
     /// case's money flows), rejected.csv and manifest.json (the audit record). Every file is
     /// written atomically.
     ///
+    /// Identifiers are keyed pseudonyms (P-...) unless --raw-ids; reveal.map holds the raw ids
+    /// encrypted under the key, for `redflag reveal`. The manifest and the report give alert
+    /// rates per segment (entity kind, channel mix, region, institution) and warn about
+    /// disparities that fired indicators do not explain.
+    ///
     /// Risk = 1 − (1 − rule score) · (1 − 0.4 · a), where the rule score is a noisy-OR of the
     /// fired rules' weights (× 0.5 / 0.75 / 1 for low / medium / high severity) and a rises from
     /// 0 at the 90th anomaly percentile to 1 at the 100th. An entity alerts when the pack's
