@@ -87,8 +87,8 @@ pub enum Command {
     /// isolation forest, --model, --budget and --seed play no part.
     Tune(TuneArgs),
     /// Estimate recall without labels: plant synthetic trafficking cases (from the generator
-    /// behind `redflag synth`) into INPUT, in its own time range, wired to its real accounts
-    /// and external parties, run detection exactly as `redflag run` would with the same
+    /// behind `redflag synth`) into INPUT, in its own time range, wired to its real accounts,
+    /// external parties and merchants, run detection exactly as `redflag run` would with the same
     /// options, and report per typology and role the share of planted member accounts that
     /// reach the alert queue (at --budget when given).
     ///

@@ -4,13 +4,14 @@
 //! [`inject`] reads the inputs, generates `cases` cases with `redflag-synth` over the data's own
 //! time range (the typologies cycling through the chosen ones), and keeps the case members'
 //! transactions: every row a member account sends or receives, in-case payments and the
-//! members' ordinary lives alike. Members become new entities (`INJ-` ids). The accounts and
-//! external parties of the generated population's ordinary lives that they deal with (employers,
-//! landlords, relatives) are wired to real entities of the same kind, drawn by the seed; parties
-//! only the cases deal with (a sham employer, a recruiter) stay new entities, as they would be
-//! in real data; merchants and crypto services keep their synthetic ids, so that the reference
-//! lists that name them still apply. Planted amounts are in the base currency, at the
-//! generator's (US) scale.
+//! members' ordinary lives alike. Members become new entities (`INJ-` ids). The counterparties
+//! of their ordinary lives that other people deal with too are wired to real entities of your
+//! data, drawn by the seed: accounts and external parties to real ones of the same kind, the
+//! shops and hotels of their card spend to real merchants of the same MCC. Parties only the cases
+//! deal with (a sham employer, a recruiter) stay new entities, as they would be in real data;
+//! merchants that reference lists name (ad sites, short-term rentals) and crypto services keep
+//! their synthetic ids, so that the lists still apply. Planted amounts are in the base currency,
+//! at the generator's (US) scale.
 //!
 //! The run then uses the engine exactly as configured (rules, model, budget, reference lists),
 //! and the report gives, per typology and per role, the share of planted member accounts in the
@@ -150,6 +151,45 @@ fn pools(batches: &[RecordBatch]) -> BTreeMap<&'static str, Vec<String>> {
         .collect()
 }
 
+/// A real merchant as one of its rows shows it: receiver id, merchant id, merchant name.
+type RealMerchant = [Option<String>; 3];
+
+/// Real merchants per MCC (one entry per receiver id, sorted), for wiring planted card spend.
+fn merchant_pools(batches: &[RecordBatch]) -> BTreeMap<u16, Vec<RealMerchant>> {
+    let mut seen: BTreeMap<u16, BTreeMap<&str, RealMerchant>> = BTreeMap::new();
+    for b in batches {
+        for i in 0..b.num_rows() {
+            if value(b, col::RECEIVER_KIND, i) != Some("merchant") {
+                continue;
+            }
+            let (Some(mcc), Some(id)) = (mcc(b, i), value(b, col::RECEIVER_ID, i)) else {
+                continue;
+            };
+            seen.entry(mcc).or_default().entry(id).or_insert_with(|| {
+                [
+                    Some(id.to_owned()),
+                    value(b, col::MERCHANT_ID, i).map(str::to_owned),
+                    value(b, col::MERCHANT_NAME, i).map(str::to_owned),
+                ]
+            });
+        }
+    }
+    seen.into_iter()
+        .map(|(k, v)| (k, v.into_values().collect()))
+        .collect()
+}
+
+fn mcc(b: &RecordBatch, i: usize) -> Option<u16> {
+    let c = b.column_by_name(col::MCC)?;
+    if c.is_null(i) {
+        return None;
+    }
+    arrow::util::display::array_value_to_string(c, i)
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// Makes `batch` fit `schema`: its columns by name, nulls where it has none.
 fn conform(batch: &RecordBatch, schema: &Arc<Schema>) -> Result<RecordBatch> {
     let columns: Vec<ArrayRef> = schema
@@ -224,6 +264,17 @@ pub fn inject(engine: &Engine, params: &InjectParams) -> Result<(AlertSet, Injec
     }
     // Keep the members' rows; rename members, wire the others to real entities.
     let pools = pools(&real.batches);
+    let merchants = merchant_pools(&real.batches);
+    let (_, cfg, _) = engine.setup()?;
+    let named = |name: Option<&str>| {
+        name.is_some_and(|n| {
+            let n = n.to_lowercase();
+            cfg.ad_site_merchants
+                .iter()
+                .chain(&cfg.short_term_rental_merchants)
+                .any(|m| n.contains(m.as_str()))
+        })
+    };
     let mut wired: BTreeSet<String> = BTreeSet::new();
     let mut planted_batches = Vec::new();
     for b in &synth.batches {
@@ -246,7 +297,30 @@ pub fn inject(engine: &Engine, params: &InjectParams) -> Result<(AlertSet, Injec
                     .collect();
                 Some(Arc::new(out) as ArrayRef)
             };
+        // Card spend at an everyday merchant goes to a real merchant of the same MCC; merchants
+        // that reference lists name (ad sites, short-term rentals) stay as generated.
+        let shop: Vec<Option<&RealMerchant>> = (0..b.num_rows())
+            .map(|i| {
+                let v = value(&b, col::RECEIVER_ID, i)?;
+                let wire = value(&b, col::RECEIVER_KIND, i) == Some("merchant")
+                    && !members.contains_key(v)
+                    && ordinary.contains(v)
+                    && !cfg.party_categories.contains_key(v)
+                    && !named(value(&b, col::MERCHANT_NAME, i));
+                let pool = merchants.get(&mcc(&b, i)?).filter(|_| wire)?;
+                Some(&pool[(mix(params.seed ^ fnv(v)) % pool.len() as u64) as usize])
+            })
+            .collect();
         let mut replaced: Vec<(&str, ArrayRef)> = Vec::new();
+        for (slot, name) in [(1, col::MERCHANT_ID), (2, col::MERCHANT_NAME)] {
+            let mut real_or_own = |i: usize, v: &str| match shop[i] {
+                Some(m) => m[slot].clone(),
+                None => Some(v.to_owned()),
+            };
+            if let Some(a) = rename(name, &mut real_or_own) {
+                replaced.push((name, a));
+            }
+        }
         for (id, kind, customer) in [
             (col::SENDER_ID, col::SENDER_KIND, col::SENDER_CUSTOMER_ID),
             (
@@ -261,8 +335,13 @@ pub fn inject(engine: &Engine, params: &InjectParams) -> Result<(AlertSet, Injec
                     return Some(format!("INJ-{v}"));
                 }
                 let k = value(&b, kind, i).unwrap_or("account");
+                if let (Some(m), true) = (shop[i], id == col::RECEIVER_ID) {
+                    let real = m[0].clone().unwrap_or_default();
+                    wired.insert(real.clone());
+                    return Some(real);
+                }
                 if k != "account" && k != "external" {
-                    // Merchants, services, cash: as generated.
+                    // Services, cash, merchants without a real one of their MCC: as generated.
                     return Some(v.to_owned());
                 }
                 if !ordinary.contains(v) {
