@@ -6,16 +6,7 @@ use std::path::Path;
 
 use redflag::goaml::{Node, validate};
 
-use crate::util::{pseudonym, redflag, root};
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::util::{ok, pseudonym, redflag, root};
 
 fn alerts(dir: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join("alerts.jsonl"))

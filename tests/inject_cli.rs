@@ -3,16 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::util::redflag;
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::util::{ok, redflag};
 
 fn csv(path: &std::path::Path) -> Vec<Vec<String>> {
     std::fs::read_to_string(path)

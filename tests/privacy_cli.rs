@@ -4,16 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::util::{TEST_KEY, pseudonym, redflag, sample};
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::util::{TEST_KEY, ok, pseudonym, redflag, sample};
 
 /// Every party id of the sample input (senders, receivers, customers, devices).
 fn raw_ids() -> BTreeSet<String> {
@@ -50,6 +41,11 @@ fn run(out: &Path, extra: &[&str]) -> String {
     ];
     args.extend(extra);
     ok(&redflag(&args))
+}
+
+/// The first line of a run's alerts.jsonl.
+fn first_alert(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(read(dir, "alerts.jsonl").lines().next().expect("alert")).expect("json")
 }
 
 fn read(dir: &Path, name: &str) -> String {
@@ -103,13 +99,7 @@ fn outputs_hold_pseudonyms_only_and_a_reveal_is_logged() {
     );
 
     // Reveal the first alert: the raw id, whose pseudonym the alert shows.
-    let first: serde_json::Value = serde_json::from_str(
-        read(dir.path(), "alerts.jsonl")
-            .lines()
-            .next()
-            .expect("alert"),
-    )
-    .expect("json");
+    let first = first_alert(dir.path());
     let alert_id = first["alert_id"].as_str().expect("id");
     let log = dir.path().join("audit.log");
     let (run_dir, log_arg) = (dir.path().display().to_string(), log.display().to_string());
@@ -197,13 +187,7 @@ fn reveal_needs_the_runs_key_and_a_purpose() {
     run(dir.path(), &["--budget", "3"]);
     let other = dir.path().join("other.key");
     std::fs::write(&other, "ab".repeat(32)).expect("key");
-    let first: serde_json::Value = serde_json::from_str(
-        read(dir.path(), "alerts.jsonl")
-            .lines()
-            .next()
-            .expect("alert"),
-    )
-    .expect("json");
+    let first = first_alert(dir.path());
     let log = dir.path().join("audit.log");
     let (run_dir, log_arg) = (dir.path().display().to_string(), log.display().to_string());
     let id = first["alert_id"].as_str().expect("id");

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
-use crate::util::{pseudonym, redflag, root};
+use crate::util::{csv_rows, pseudonym, redflag, root};
 
 fn read(path: &std::path::Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -129,21 +129,6 @@ fn sample_population_is_what_its_command_makes() {
             "{f} differs: regenerate sample-data/population"
         );
     }
-}
-
-fn csv_rows(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
-    let text = String::from_utf8(read(path)).expect("utf-8");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .map(|h| (*h).to_owned())
-                .zip(l.split(',').map(String::from))
-                .collect()
-        })
-        .collect()
 }
 
 /// `redflag run` on the committed labelled population into a fresh directory, with `extra`

@@ -2,24 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::util::{redflag, root};
-
-fn rows(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).expect("csv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    lines
-        .map(|l| {
-            // The thresholds and values columns may be quoted; the checks below read the
-            // plain leading columns only.
-            header
-                .iter()
-                .zip(l.split(','))
-                .map(|(h, v)| ((*h).to_owned(), v.to_owned()))
-                .collect()
-        })
-        .collect()
-}
+use crate::util::{csv_rows, redflag, root};
 
 #[test]
 fn tune_sweeps_every_rule_and_the_policy_consistently_with_run() {
@@ -55,7 +38,7 @@ fn tune_sweeps_every_rule_and_the_policy_consistently_with_run() {
     );
 
     // Nine strictness settings per rule; firing never grows as a rule gets stricter.
-    let sweep = rows(&tune_dir.join("tune_rules.csv"));
+    let sweep = csv_rows(&tune_dir.join("tune_rules.csv"));
     let mut by_rule: BTreeMap<&str, Vec<(f64, usize, usize)>> = BTreeMap::new();
     for r in &sweep {
         let n = |k: &str| {
@@ -90,7 +73,7 @@ fn tune_sweeps_every_rule_and_the_policy_consistently_with_run() {
         .lines()
         .filter(|l| l.contains("\"anomaly_only\":false"))
         .count();
-    let policies = rows(&tune_dir.join("tune_policy.csv"));
+    let policies = csv_rows(&tune_dir.join("tune_policy.csv"));
     let current: Vec<_> = policies.iter().filter(|p| p["current"] == "true").collect();
     assert_eq!(current.len(), 1);
     assert_eq!(current[0]["alerts"].parse::<usize>().expect("n"), by_rules);
@@ -105,7 +88,7 @@ fn tune_sweeps_every_rule_and_the_policy_consistently_with_run() {
     assert!(num(current[0], "precision") > 0.3, "{current:?}");
 
     // Below the line: pseudonymous, at most 20 per rule, closest first.
-    let below = rows(&tune_dir.join("below_the_line.csv"));
+    let below = csv_rows(&tune_dir.join("below_the_line.csv"));
     assert!(!below.is_empty());
     let mut per: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for b in &below {

@@ -49,6 +49,32 @@ pub fn redflag(args: &[&str]) -> Output {
         .expect("run redflag")
 }
 
+/// The command's stdout; fails the test, showing stderr, unless it succeeded.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The rows of a CSV file without quoted fields, each as column -> value.
+pub fn csv_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .map(|h| (*h).to_owned())
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
 /// Ingests with the canonical profile (or `profile`), USD base, no rates.
 pub fn ingest_with(
     paths: &[&Path],

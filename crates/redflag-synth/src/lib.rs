@@ -61,7 +61,7 @@ pub mod txn;
 pub mod world;
 mod write;
 
-pub use plan::{Persona, Plan, Role, Typology};
+pub use plan::{Persona, Plan, Role, Typology, mix};
 pub use write::{arrow_schema, unit_rows};
 
 /// Errors of the generator.

@@ -822,19 +822,18 @@ fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 
+/// `v` to 4 decimals (rates and ratios in the fairness and tuning reports).
+pub(crate) fn round4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+
 pub(crate) fn alert_id(kind: &str, id: &str, as_of: i64, pack_sha: &str) -> String {
     let mut h = Sha256::new();
     for part in [kind, id, &as_of.to_string(), pack_sha] {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    let hex: String = h
-        .finalize()
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("A-{hex}")
+    format!("A-{}", crate::privacy::hex(&h.finalize()[..6]))
 }
 
 pub(crate) fn file_entry(path: &Path) -> Result<crate::engine::ManifestInput> {
@@ -857,7 +856,7 @@ pub(crate) fn file_entry(path: &Path) -> Result<crate::engine::ManifestInput> {
     Ok(ManifestInput {
         path: path.display().to_string(),
         size,
-        sha256: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        sha256: crate::privacy::hex(&h.finalize()),
     })
 }
 

@@ -21,6 +21,8 @@ use std::collections::BTreeMap;
 use redflag_features::{CHANNEL_MIXES, Profiles};
 use serde::Serialize;
 
+use crate::engine::round4;
+
 /// Rate ratio above which an unexplained disparity is a warning.
 pub const DISPARITY_LIMIT: f64 = 1.25;
 /// Smallest segment compared.
@@ -204,10 +206,6 @@ pub(crate) fn assess<'a>(entities: &[Entity<'a>], profiles: &'a Profiles) -> Fai
 
 fn per_alert(v: Option<f64>) -> String {
     v.map_or_else(|| "no alerts".to_owned(), |v| format!("{v:.2}"))
-}
-
-fn round4(v: f64) -> f64 {
-    (v * 1e4).round() / 1e4
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringAr
 use arrow::datatypes::{Field, Schema, TimestampMicrosecondType, UInt8Type};
 use redflag_io::{DiscardRejects, IngestOptions, Ingested, MappingProfile, RateTable, ingest};
 use redflag_schema::columns as col;
-use redflag_synth::{SynthParams, Typology};
+use redflag_synth::{SynthParams, Typology, mix};
 use serde::Serialize;
 
 use crate::engine::{AlertSet, Engine};
@@ -473,14 +473,6 @@ pub fn inject(engine: &Engine, params: &InjectParams) -> Result<(AlertSet, Injec
         report.write(dir)?;
     }
     Ok((set, report))
-}
-
-/// SplitMix64.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The generator's seed for an injection seed (kept apart from the forest's).

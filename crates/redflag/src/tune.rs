@@ -25,6 +25,7 @@ use redflag_rules::{Policy, RuleEngine};
 use serde::Serialize;
 
 use crate::engine::Engine;
+use crate::engine::round4;
 use crate::{Error, Result};
 
 /// Strictness factors swept (1 = the pack as written).
@@ -161,10 +162,6 @@ fn quality(alerted: &[bool], positive: Option<&[bool]>) -> (Option<f64>, Option<
         (n_alert > 0.0).then(|| round4(tp / n_alert)),
         (n_pos > 0.0).then(|| round4(tp / n_pos)),
     )
-}
-
-fn round4(v: f64) -> f64 {
-    (v * 1e4).round() / 1e4
 }
 
 /// Sweeps `engine`'s rule thresholds and alert policy over its inputs. `labels` (id ->
