@@ -8,6 +8,7 @@ use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::Float64Type;
 use redflag_io::{MappingProfile, RateTable, RejectReason};
+use redflag_schema::Text;
 
 use crate::util::{ingest_with, sample};
 
@@ -75,11 +76,7 @@ fn every_format_gives_the_same_table_and_rejects() {
         }
     }
     // Foreign-currency rows were converted with the rates file.
-    let cur = csv
-        .column_by_name("currency")
-        .expect("currency")
-        .as_string::<i32>()
-        .clone();
+    let cur = Text::of(csv.column_by_name("currency").expect("currency").as_ref()).expect("text");
     let amount = csv
         .column_by_name("amount")
         .expect("a")
@@ -126,22 +123,14 @@ fn amlworld_layout_loads_through_its_profile() {
         .map(|l| l.split(',').collect())
         .collect();
     assert_eq!(table.num_rows(), raw.len());
-    let channel = arrow::compute::cast(
-        table.column_by_name("channel").expect("channel"),
-        &arrow::datatypes::DataType::Utf8,
-    )
-    .expect("cast");
-    let channel = channel.as_string::<i32>();
+    let channel =
+        Text::of(table.column_by_name("channel").expect("channel").as_ref()).expect("text");
     let amount = table
         .column_by_name("amount")
         .expect("a")
         .as_primitive::<Float64Type>()
         .clone();
-    let cur = table
-        .column_by_name("currency")
-        .expect("c")
-        .as_string::<i32>()
-        .clone();
+    let cur = Text::of(table.column_by_name("currency").expect("c").as_ref()).expect("text");
     let ids = table
         .column_by_name("txn_id")
         .expect("id")

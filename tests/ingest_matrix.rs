@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use arrow::array::AsArray;
 use arrow::datatypes::{Float64Type, TimestampMicrosecondType};
 use redflag_io::{MappingProfile, RejectReason};
+use redflag_schema::Text;
 
 use crate::util::ingest_with;
 
@@ -104,9 +105,8 @@ fn quoted_fields_with_commas_quotes_and_newlines_keep_line_numbers() {
         "A, Inc."
     );
     assert_eq!(
-        b.column_by_name("merchant_name")
-            .expect("m")
-            .as_string::<i32>()
+        Text::of(b.column_by_name("merchant_name").expect("m").as_ref())
+            .expect("text")
             .value(0),
         "Joe's \"Diner\",\nMain St"
     );

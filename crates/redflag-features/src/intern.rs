@@ -5,6 +5,7 @@
 use arrow::array::{Array, StringArray};
 use hashbrown::HashMap;
 use rayon::prelude::*;
+use redflag_schema::Text;
 
 /// Code of a missing value (null, or a value the caller excluded).
 pub const NONE: u32 = u32::MAX;
@@ -25,6 +26,20 @@ struct Local<'a> {
     names: Vec<&'a str>,
     /// Local codes of each array of the run.
     codes: Vec<Vec<u32>>,
+    /// The last dictionary seen, and the local code of each of its values interned so far:
+    /// batches read from one Parquet column chunk share their dictionary, so its values are
+    /// looked up once for all of them.
+    memo: Option<(&'a StringArray, Vec<u32>)>,
+}
+
+/// Not looked up yet (in [`Local::memo`]).
+const UNSEEN: u32 = u32::MAX - 1;
+
+/// Whether two arrays are the same values (shared buffers).
+fn same(a: &StringArray, b: &StringArray) -> bool {
+    a.len() == b.len()
+        && std::ptr::eq(a.values().as_ptr(), b.values().as_ptr())
+        && std::ptr::eq(a.offsets().as_ptr(), b.offsets().as_ptr())
 }
 
 impl<'a> Local<'a> {
@@ -40,16 +55,54 @@ impl<'a> Local<'a> {
             Key::Long(t) => *self.long.entry(t).or_insert_with(add),
         }
     }
+
+    /// The local code of every row of `a` ([`NONE`] for nulls and `exclude`).
+    fn array(&mut self, a: &Text<'a>, exclude: Option<&str>) -> Vec<u32> {
+        let (keys, values) = match *a {
+            Text::Dict { keys, values, .. } => (keys, values),
+            _ => {
+                return (0..a.len())
+                    .map(|i| match a.get(i) {
+                        Some(text) if exclude != Some(text) => self.code(text),
+                        _ => NONE,
+                    })
+                    .collect();
+            }
+        };
+        let mut memo = match self.memo.take() {
+            Some((v, m)) if same(v, values) => m,
+            _ => vec![UNSEEN; values.len()],
+        };
+        let codes = (0..keys.len())
+            .map(|i| {
+                if a.is_null(i) {
+                    return NONE;
+                }
+                let k = keys[i] as usize;
+                if memo[k] == UNSEEN {
+                    let text = values.value(k);
+                    memo[k] = if exclude == Some(text) {
+                        NONE
+                    } else {
+                        self.code(text)
+                    };
+                }
+                memo[k]
+            })
+            .collect();
+        self.memo = Some((values, memo));
+        codes
+    }
 }
 
 /// Interns `columns`: each is a column given as its per-batch arrays (all columns cover the
 /// same rows). Values equal to `exclude` and nulls get [`NONE`].
 ///
 /// Each task interns a contiguous run of arrays into its own dictionary, reading its strings
-/// once and in order; the dictionaries are then merged and every code renumbered in sorted
-/// text order.
-pub fn intern(columns: &[Vec<&StringArray>], exclude: Option<&str>) -> Interned {
-    let arrays: Vec<&StringArray> = columns.iter().flatten().copied().collect();
+/// once and in order (a dictionary-encoded array: each value it uses once); the dictionaries
+/// are then merged and every code renumbered in sorted text order.
+pub fn intern<'a>(columns: &[Vec<Text<'a>>], exclude: Option<&str>) -> Interned {
+    let arrays: Vec<Text<'a>> = columns.iter().flatten().copied().collect();
     let tasks = (rayon::current_num_threads() * 2).clamp(1, arrays.len().max(1));
     let per_task = arrays.len().div_ceil(tasks).max(1);
     let locals: Vec<Local<'_>> = arrays
@@ -60,18 +113,10 @@ pub fn intern(columns: &[Vec<&StringArray>], exclude: Option<&str>) -> Interned 
                 long: HashMap::new(),
                 names: Vec::new(),
                 codes: Vec::with_capacity(run.len()),
+                memo: None,
             };
             for a in run {
-                let codes = (0..a.len())
-                    .map(|i| {
-                        let text = a.value(i);
-                        if a.is_null(i) || exclude == Some(text) {
-                            NONE
-                        } else {
-                            local.code(text)
-                        }
-                    })
-                    .collect();
+                let codes = local.array(a, exclude);
                 local.codes.push(codes);
             }
             local
@@ -85,6 +130,7 @@ pub fn intern(columns: &[Vec<&StringArray>], exclude: Option<&str>) -> Interned 
         long: HashMap::new(),
         names: Vec::new(),
         codes: Vec::new(),
+        memo: None,
     };
     let firsts: Vec<Vec<u32>> = locals
         .iter()
@@ -181,9 +227,32 @@ mod tests {
         let a2 = StringArray::from(vec![Some("c"), Some(long)]);
         let b1 = StringArray::from(vec![Some(long), Some("d"), Some("b"), Some("b")]);
         let b2 = StringArray::from(vec![Some("CASH"), Some("c")]);
-        let got = intern(&[vec![&a1, &a2], vec![&b1, &b2]], Some("CASH"));
+        let t = |a| Text::of(a).expect("text");
+        let got = intern(&[vec![t(&a1), t(&a2)], vec![t(&b1), t(&b2)]], Some("CASH"));
         assert_eq!(got.names, ["a", long, "b", "c", "d"]);
         assert_eq!(got.codes[0], [2, NONE, NONE, 0, 3, 1]);
         assert_eq!(got.codes[1], [1, 4, 2, 2, NONE, 3]);
+    }
+
+    #[test]
+    fn dictionaries_intern_like_plain_text_and_skip_unused_values() {
+        use arrow::array::{DictionaryArray, Int32Array};
+        use arrow::datatypes::Int32Type;
+        use std::sync::Arc;
+        // Two batches sharing one dictionary (as from one Parquet column chunk), one value
+        // ("zz") used by no row, and a plain batch after them.
+        let values: Arc<StringArray> = Arc::new(StringArray::from(vec!["b", "zz", "CASH", "a"]));
+        let d1 = DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![Some(0), None, Some(2), Some(3)]),
+            values.clone(),
+        )
+        .expect("d1");
+        let d2 = DictionaryArray::<Int32Type>::try_new(Int32Array::from(vec![3, 0]), values)
+            .expect("d2");
+        let p = StringArray::from(vec![Some("c"), Some("a")]);
+        let t = |a| Text::of(a).expect("text");
+        let got = intern(&[vec![t(&d1 as &dyn Array), t(&d2), t(&p)]], Some("CASH"));
+        assert_eq!(got.names, ["a", "b", "c"], "unused values are not interned");
+        assert_eq!(got.codes[0], [1, NONE, NONE, 0, 0, 1, 2, 0]);
     }
 }

@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use arrow::array::{DictionaryArray, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt8Array};
+//! use arrow::array::{DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt8Array};
 //! use redflag_features::{FeatureConfig, compute};
 //! use redflag_schema::{CanonicalEnum, Channel, transactions_schema};
 //!
@@ -34,13 +34,15 @@
 //! let ids = |v: [&str; 3]| Arc::new(StringArray::from(v.to_vec()));
 //! let wire = Channel::WireDomestic as u8;
 //! let channel = DictionaryArray::new(UInt8Array::from(vec![wire; 3]), Channel::dictionary_values());
+//! // Text other than identifiers is dictionary-encoded (redflag_schema::text_type).
+//! let eur = DictionaryArray::new(Int32Array::from(vec![0; 3]), Arc::new(StringArray::from(vec!["EUR"])));
 //! let batch = RecordBatch::try_new(schema, vec![
 //!     ids(["t1", "t2", "t3"]),
 //!     Arc::new(TimestampMicrosecondArray::from(vec![hour, 2 * hour, 3 * hour]).with_timezone("UTC")),
 //!     ids(["A", "B", "C"]),
 //!     ids(["B", "C", "A"]),
 //!     Arc::new(Float64Array::from(vec![1000.0, 950.0, 900.0])),
-//!     ids(["EUR", "EUR", "EUR"]),
+//!     Arc::new(eur),
 //!     Arc::new(Float64Array::from(vec![1000.0, 950.0, 900.0])),
 //!     Arc::new(channel),
 //! ]).unwrap();

@@ -2,13 +2,12 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, DictionaryArray, Float64Array, RecordBatch, StringArray,
-};
+use arrow::array::{Array, ArrayRef, AsArray, DictionaryArray, Float64Array, RecordBatch};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{TimestampMicrosecondType, UInt8Type};
 use rayon::prelude::*;
 use redflag_schema::columns as col;
-use redflag_schema::{CASH_PARTY, CanonicalEnum, Channel, PartyKind, Status};
+use redflag_schema::{CASH_PARTY, CanonicalEnum, Channel, PartyKind, Status, Text};
 
 use crate::config::{FeatureConfig, MccTable, mcc_bit};
 use crate::intern::{NONE, intern};
@@ -145,10 +144,10 @@ pub(crate) struct Customers {
     pub receiver: Vec<u32>,
 }
 
-fn strings<'a>(batches: &'a [RecordBatch], name: &str) -> Option<Vec<&'a StringArray>> {
+fn strings<'a>(batches: &'a [RecordBatch], name: &str) -> Option<Vec<Text<'a>>> {
     let mut out = Vec::with_capacity(batches.len());
     for b in batches {
-        out.push(b.column_by_name(name)?.as_string_opt::<i32>()?);
+        out.push(Text::of(b.column_by_name(name)?.as_ref())?);
     }
     Some(out)
 }
@@ -223,7 +222,7 @@ pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Tx
         ];
         let present: Vec<bool> = names.iter().map(|n| any_value(batches, n)).collect();
         if present.iter().any(|p| *p) {
-            let cols: Vec<Vec<&StringArray>> = names
+            let cols: Vec<Vec<Text<'_>>> = names
                 .iter()
                 .zip(&present)
                 .filter(|(_, p)| **p)
@@ -361,18 +360,8 @@ fn batch_rows(
     let mcc = b
         .column_by_name(col::MCC)
         .and_then(|a| a.as_primitive_opt::<arrow::datatypes::UInt16Type>());
-    let purpose = b
-        .column_by_name(col::PURPOSE_CODE)
-        .and_then(|a| a.as_string_opt::<i32>());
-    let merchant_name = b
-        .column_by_name(col::MERCHANT_NAME)
-        .and_then(|a| a.as_string_opt::<i32>());
-    let receiver_country = b
-        .column_by_name(col::RECEIVER_COUNTRY)
-        .and_then(|a| a.as_string_opt::<i32>());
-    let sender_ids = b
-        .column_by_name(col::SENDER_ID)
-        .and_then(|a| a.as_string_opt::<i32>());
+    let text = |name: &str| b.column_by_name(name).and_then(|a| Text::of(a.as_ref()));
+    let sender_ids = text(col::SENDER_ID);
     let get = |v: &Option<Vec<u32>>, i: usize| v.as_ref().map_or(NONE, |v| v[start + i]);
     let lower_contains = |text: &str, needles: &[String]| {
         !needles.is_empty() && {
@@ -380,6 +369,16 @@ fn batch_rows(
             needles.iter().any(|n| t.contains(n.as_str()))
         }
     };
+    // Tests of text columns, once per distinct value.
+    let payroll_code = text_test(text(col::PURPOSE_CODE), |p| {
+        cfg.payroll_purpose_codes.contains(p)
+    });
+    let merchant_name = text(col::MERCHANT_NAME);
+    let ad_site = text_test(merchant_name, |m| lower_contains(m, &cfg.ad_site_merchants));
+    let rental = text_test(merchant_name, |m| {
+        lower_contains(m, &cfg.short_term_rental_merchants)
+    });
+    let corridor = text_test(text(col::RECEIVER_COUNTRY), |c| cfg.corridors.contains(c));
 
     for (i, slot) in out.iter_mut().enumerate().take(n) {
         let ch_key = channel.keys().value(i);
@@ -430,25 +429,19 @@ fn batch_rows(
             None => cfg.default_offset_min,
         };
         let local_sec = (t.div_euclid(1_000_000) + i64::from(off) * 60).rem_euclid(86_400);
-        let payroll = purpose
-            .filter(|p| p.is_valid(i))
-            .is_some_and(|p| cfg.payroll_purpose_codes.contains(p.value(i)))
+        let payroll = payroll_code.holds(i)
             || (!cfg.payroll_originators.is_empty()
                 && sender_ids.is_some_and(|a| cfg.payroll_originators.contains(a.value(i))));
         if payroll {
             flags |= flag::PAYROLL;
         }
-        if let Some(m) = merchant_name.filter(|m| m.is_valid(i)) {
-            if lower_contains(m.value(i), &cfg.ad_site_merchants) {
-                flags |= flag::AD_SITE_NAME;
-            }
-            if lower_contains(m.value(i), &cfg.short_term_rental_merchants) {
-                flags |= flag::RENTAL_NAME;
-            }
+        if ad_site.holds(i) {
+            flags |= flag::AD_SITE_NAME;
         }
-        if let Some(c) = receiver_country.filter(|c| c.is_valid(i))
-            && cfg.corridors.contains(c.value(i))
-        {
+        if rental.holds(i) {
+            flags |= flag::RENTAL_NAME;
+        }
+        if corridor.holds(i) {
             flags |= flag::CORRIDOR;
         }
         let code = mcc.filter(|m| m.is_valid(i)).map(|m| m.value(i) as usize);
@@ -477,6 +470,44 @@ fn batch_rows(
         };
     }
     Ok(())
+}
+
+/// A yes/no test of a text column's rows (no for nulls and absent columns).
+enum TextTest<'a, F> {
+    Absent,
+    /// Tested row by row.
+    Rows(Text<'a>, F),
+    /// A dictionary, tested once per value: its keys and validity, and the verdict by key.
+    Keys(&'a [i32], Option<&'a NullBuffer>, Vec<bool>),
+}
+
+fn text_test<'a, F: Fn(&str) -> bool>(t: Option<Text<'a>>, test: F) -> TextTest<'a, F> {
+    match t {
+        None => TextTest::Absent,
+        Some(Text::Dict {
+            keys,
+            nulls,
+            values,
+        }) => TextTest::Keys(
+            keys,
+            nulls,
+            (0..values.len()).map(|v| test(values.value(v))).collect(),
+        ),
+        Some(t) => TextTest::Rows(t, test),
+    }
+}
+
+impl<F: Fn(&str) -> bool> TextTest<'_, F> {
+    #[inline]
+    fn holds(&self, i: usize) -> bool {
+        match self {
+            TextTest::Absent => false,
+            TextTest::Rows(t, test) => t.get(i).is_some_and(test),
+            TextTest::Keys(keys, nulls, verdicts) => {
+                nulls.is_none_or(|n| n.is_valid(i)) && verdicts[keys[i] as usize]
+            }
+        }
+    }
 }
 
 fn float<'a>(a: &'a ArrayRef, name: &'static str) -> Result<&'a Float64Array> {

@@ -2,9 +2,9 @@
 //! fairness report groups alert rates by. They describe how and where an entity transacts, never
 //! who it is, and no rule or model reads them.
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::RecordBatch;
 use redflag_schema::columns as col;
-use redflag_schema::{CanonicalEnum, Channel};
+use redflag_schema::{CanonicalEnum, Channel, Text};
 
 use crate::intern::NONE;
 use crate::prepare::Txns;
@@ -125,7 +125,7 @@ pub(crate) fn accounts(t: &Txns, batches: &[RecordBatch]) -> (Profiles, Vec<[u32
     let mut offset = 0usize;
     for b in batches {
         let cols = [col::SENDER_INSTITUTION, col::RECEIVER_INSTITUTION]
-            .map(|c| b.column_by_name(c).and_then(|a| a.as_string_opt::<i32>()));
+            .map(|c| b.column_by_name(c).and_then(|a| Text::of(a.as_ref())));
         if cols.iter().flatten().any(|a| a.null_count() < a.len()) {
             for i in 0..b.num_rows() {
                 let r = &t.rows[offset + i];

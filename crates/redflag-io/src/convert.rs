@@ -10,19 +10,21 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, Int16Array, RecordBatch,
-    StringArray, StringBuilder, TimestampMicrosecondArray, UInt8Array, UInt16Array, UInt32Array,
-    new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, Int16Array, Int32Array,
+    RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, UInt8Array, UInt16Array,
+    UInt32Array, new_null_array,
 };
 use arrow::buffer::NullBuffer;
 use arrow::compute::{cast, filter};
-use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef, TimeUnit, UInt8Type};
+use arrow::datatypes::{
+    DataType, Float64Type, Int32Type, Int64Type, SchemaRef, TimeUnit, UInt8Type,
+};
 use hashbrown::HashMap;
 use redflag_schema::columns::ValueKind;
-use redflag_schema::{CanonicalEnum, Channel, Column, PartyKind, Status};
+use redflag_schema::{CanonicalEnum, Channel, Column, PartyKind, Status, text_type};
 
 use crate::error::{Error, Result};
-use crate::fx::RateTable;
+use crate::fx::{RateTable, Series};
 use crate::mapping::MappingProfile;
 use crate::parse::{
     TimestampParser, ValueError, check_amount, is_country, is_currency, parse_amount, parse_int_in,
@@ -133,6 +135,63 @@ impl Faults<'_> {
                 format!("required field {} is empty", c.name()),
             ),
         );
+    }
+}
+
+/// What a text column's distinct value means for the rows that hold it.
+enum Verdict {
+    Keep,
+    /// Empty after mapping: missing (a fault when the column is required).
+    Empty,
+    Refuse(ValueError),
+}
+
+/// A text column as distinct values and a key per row.
+struct Distinct {
+    values: ArrayRef,
+    keys: Int32Array,
+}
+
+impl Distinct {
+    /// The column as a dictionary over `values` (aligned with the distinct values), with the
+    /// rows whose value is not kept set to null and their faults recorded.
+    fn finish(
+        self,
+        c: Column,
+        verdicts: Vec<Verdict>,
+        values: ArrayRef,
+        f: &mut Faults<'_>,
+    ) -> Result<ArrayRef> {
+        let all_kept = verdicts.iter().all(|v| matches!(v, Verdict::Keep));
+        let keys = if all_kept && (self.keys.null_count() == 0 || !c.is_required()) {
+            self.keys
+        } else {
+            let mut valid = Vec::with_capacity(self.keys.len());
+            for row in 0..self.keys.len() {
+                let verdict = if self.keys.is_null(row) {
+                    &Verdict::Empty
+                } else {
+                    &verdicts[self.keys.value(row) as usize]
+                };
+                valid.push(match verdict {
+                    Verdict::Keep => true,
+                    Verdict::Empty => {
+                        if c.is_required() {
+                            f.missing(row, c);
+                        }
+                        false
+                    }
+                    Verdict::Refuse(e) => {
+                        f.push(row, e.clone());
+                        false
+                    }
+                });
+            }
+            Int32Array::new(self.keys.values().clone(), nulls(valid))
+        };
+        Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+            keys, values,
+        )?))
     }
 }
 
@@ -274,7 +333,7 @@ impl Converter<'_> {
         };
         match c.value_kind() {
             ValueKind::Id => self.id_column(c, &raw, f),
-            ValueKind::Text => self.text_column(c, &raw),
+            ValueKind::Text => self.text_column(c, &raw, f),
             ValueKind::Currency | ValueKind::Country => self.code_column(c, &raw, f),
             ValueKind::Channel => self.enum_column::<Channel>(c, &raw, f),
             ValueKind::Status => self.enum_column::<Status>(c, &raw, f),
@@ -339,66 +398,102 @@ impl Converter<'_> {
         Ok(Arc::new(s.into_owned()))
     }
 
-    fn text_column(&self, c: Column, raw: &ArrayRef) -> Result<ArrayRef> {
-        let s = self.utf8(raw, c)?;
-        if (0..s.len()).all(|r| s.is_null(r) || !s.value(r).is_empty()) {
-            return Ok(Arc::new(s.into_owned()));
+    /// A text column's distinct values and a key per row (null keys for nulls). A dictionary
+    /// (as Parquet dictionary pages are read) is taken as it is; plain text is encoded here,
+    /// one small hash table per chunk.
+    fn distinct(&self, raw: &ArrayRef, c: Column) -> Result<Distinct> {
+        if let DataType::Dictionary(_, v) = raw.data_type()
+            && matches!(
+                v.as_ref(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
+        {
+            let d = if raw.data_type() == &text_type() {
+                raw.clone()
+            } else {
+                cast(raw, &text_type())?
+            };
+            let d = d.as_dictionary::<Int32Type>();
+            return Ok(Distinct {
+                values: d.values().clone(),
+                keys: d.keys().clone(),
+            });
         }
-        let valid: Vec<bool> = (0..s.len())
-            .map(|r| s.is_valid(r) && !s.value(r).is_empty())
-            .collect();
-        let (offsets, values, _) = s.into_owned().into_parts();
-        Ok(Arc::new(StringArray::try_new(
-            offsets,
-            values,
-            Some(NullBuffer::from(valid)),
-        )?))
+        let s = self.utf8(raw, c)?;
+        let mut index: HashMap<&str, i32> = HashMap::new();
+        let mut values = StringBuilder::new();
+        let mut keys = Vec::with_capacity(s.len());
+        for row in 0..s.len() {
+            if s.is_null(row) {
+                keys.push(0);
+                continue;
+            }
+            let v = s.value(row);
+            let next = index.len() as i32;
+            let k = *index.entry(v).or_insert_with(|| {
+                values.append_value(v);
+                next
+            });
+            keys.push(k);
+        }
+        Ok(Distinct {
+            values: Arc::new(values.finish()),
+            keys: Int32Array::new(keys.into(), s.nulls().cloned()),
+        })
     }
 
-    /// Currency and country codes: value map, then the code check.
-    fn code_column(&self, c: Column, raw: &ArrayRef, f: &mut Faults<'_>) -> Result<ArrayRef> {
-        let s = self.utf8(raw, c)?;
-        let has_map = self.profile.values.contains_key(c.name());
-        let mut b = has_map.then(|| StringBuilder::with_capacity(s.len(), s.len() * 3));
-        let mut any_null = false;
-        let mut valid = Vec::with_capacity(s.len());
-        for row in 0..s.len() {
-            let v = if s.is_null(row) { "" } else { s.value(row) };
-            let mapped = if has_map {
-                self.profile.map_value(c, v)
-            } else {
-                v
-            };
-            let ok = if mapped.is_empty() {
-                if c.is_required() {
-                    f.missing(row, c);
+    /// Free text: kept as a dictionary, with empty values as nulls.
+    fn text_column(&self, c: Column, raw: &ArrayRef, f: &mut Faults<'_>) -> Result<ArrayRef> {
+        let d = self.distinct(raw, c)?;
+        let values = d.values.as_string::<i32>();
+        let verdicts = (0..values.len())
+            .map(|v| {
+                if values.is_null(v) || values.value(v).is_empty() {
+                    Verdict::Empty
+                } else {
+                    Verdict::Keep
                 }
-                false
-            } else if let Err(e) = check_text_value(c, mapped) {
-                f.push(row, e);
-                false
+            })
+            .collect();
+        let values = d.values.clone();
+        d.finish(c, verdicts, values, f)
+    }
+
+    /// Currency and country codes: value map, then the code check, once per distinct value.
+    fn code_column(&self, c: Column, raw: &ArrayRef, f: &mut Faults<'_>) -> Result<ArrayRef> {
+        let d = self.distinct(raw, c)?;
+        let values = d.values.as_string::<i32>();
+        let has_map = self.profile.values.contains_key(c.name());
+        let mut mapped = has_map.then(|| StringBuilder::with_capacity(values.len(), 8));
+        let mut verdicts = Vec::with_capacity(values.len());
+        for v in 0..values.len() {
+            let text = if values.is_null(v) {
+                ""
             } else {
-                true
+                values.value(v)
             };
-            any_null |= !ok;
-            valid.push(ok);
-            if let Some(b) = b.as_mut() {
-                b.append_value(mapped);
+            let text = if has_map {
+                self.profile.map_value(c, text)
+            } else {
+                text
+            };
+            if let Some(b) = mapped.as_mut() {
+                b.append_value(text);
             }
+            verdicts.push(if text.is_empty() {
+                Verdict::Empty
+            } else {
+                match check_text_value(c, text) {
+                    Ok(()) => Verdict::Keep,
+                    Err(e) => Verdict::Refuse(e),
+                }
+            });
         }
-        let arr = match b {
-            Some(mut b) => b.finish(),
-            None => s.into_owned(),
+        let values = match mapped {
+            Some(mut b) => Arc::new(b.finish()) as ArrayRef,
+            None => d.values.clone(),
         };
-        if !any_null {
-            return Ok(Arc::new(arr));
-        }
-        let (offsets, values, _) = arr.into_parts();
-        Ok(Arc::new(StringArray::try_new(
-            offsets,
-            values,
-            Some(NullBuffer::from(valid)),
-        )?))
+        d.finish(c, verdicts, values, f)
     }
 
     fn enum_column<E: CanonicalEnum>(
@@ -407,30 +502,41 @@ impl Converter<'_> {
         raw: &ArrayRef,
         f: &mut Faults<'_>,
     ) -> Result<ArrayRef> {
-        let s = self.utf8(raw, c)?;
-        let mut memo: HashMap<&str, Result<u8, ValueError>> = HashMap::new();
-        let mut keys = Vec::with_capacity(s.len());
-        let mut valid = Vec::with_capacity(s.len());
-        for row in 0..s.len() {
-            let v = if s.is_null(row) { "" } else { s.value(row) };
-            if v.is_empty() {
-                if c.is_required() {
-                    f.missing(row, c);
-                }
-                keys.push(0);
-                valid.push(false);
-                continue;
-            }
-            let r = memo
-                .entry(v)
-                .or_insert_with(|| enum_key::<E>(self.profile.map_value(c, v)));
-            match r {
-                Ok(k) => {
+        let d = self.distinct(raw, c)?;
+        let values = d.values.as_string::<i32>();
+        let parsed: Vec<Option<Result<u8, ValueError>>> = (0..values.len())
+            .map(|v| {
+                let text = if values.is_null(v) {
+                    ""
+                } else {
+                    values.value(v)
+                };
+                (!text.is_empty()).then(|| enum_key::<E>(self.profile.map_value(c, text)))
+            })
+            .collect();
+        let n = d.keys.len();
+        let mut keys = Vec::with_capacity(n);
+        let mut valid = Vec::with_capacity(n);
+        for row in 0..n {
+            let got = if d.keys.is_null(row) {
+                None
+            } else {
+                parsed[d.keys.value(row) as usize].as_ref()
+            };
+            match got {
+                Some(Ok(k)) => {
                     keys.push(*k);
                     valid.push(true);
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     f.push(row, e.clone());
+                    keys.push(0);
+                    valid.push(false);
+                }
+                None => {
+                    if c.is_required() {
+                        f.missing(row, c);
+                    }
                     keys.push(0);
                     valid.push(false);
                 }
@@ -619,7 +725,11 @@ impl Converter<'_> {
     ) -> ArrayRef {
         let ts = ts.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
         let amount = amount.as_primitive::<Float64Type>();
-        let currency = currency.as_string::<i32>();
+        let currency = currency.as_dictionary::<Int32Type>();
+        let names = currency.values().as_string::<i32>();
+        let series: Vec<Series<'_>> = (0..names.len())
+            .map(|v| self.rates.series(names.value(v)))
+            .collect();
         let n = ts.len();
         let mut out = Vec::with_capacity(n);
         let mut valid = Vec::with_capacity(n);
@@ -629,15 +739,14 @@ impl Converter<'_> {
                 valid.push(false);
                 continue;
             }
-            let cur = currency.value(row);
-            let r = self
-                .rates
-                .rate(cur, ts.value(row))
+            let k = currency.keys().value(row) as usize;
+            let r = series[k]
+                .at(ts.value(row))
                 .map(|rate| amount.value(row) * rate)
                 .ok_or_else(|| {
                     ValueError::new(
                         RejectReason::NoFxRate,
-                        self.rates.missing_detail(cur, ts.value(row)),
+                        self.rates.missing_detail(names.value(k), ts.value(row)),
                     )
                 });
             push_result(&mut out, &mut valid, r, row, f);

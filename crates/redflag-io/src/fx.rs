@@ -147,13 +147,18 @@ impl RateTable {
 
     /// The rate for `currency` at `ts_micros` (UTC), or `None` when there is none.
     pub fn rate(&self, currency: &str, ts_micros: i64) -> Option<f64> {
+        self.series(currency).at(ts_micros)
+    }
+
+    /// The rates of `currency`, looked up once for many rows.
+    pub(crate) fn series(&self, currency: &str) -> Series<'_> {
         if currency == self.base {
-            return Some(1.0);
+            return Series::Base;
         }
-        let series = self.rates.get(currency)?;
-        let day = ts_micros.div_euclid(MICROS_PER_DAY);
-        let idx = series.partition_point(|(d, _)| *d <= day);
-        idx.checked_sub(1).map(|i| series[i].1)
+        match self.rates.get(currency) {
+            Some(s) => Series::Dated(s),
+            None => Series::Missing,
+        }
     }
 
     /// Why [`RateTable::rate`] found nothing, for a reject's detail.
@@ -180,6 +185,33 @@ impl RateTable {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The rates of one currency (see [`RateTable::series`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Series<'r> {
+    /// The base currency: rate 1.
+    Base,
+    /// (day since epoch, rate), sorted by day.
+    Dated(&'r [(i64, f64)]),
+    /// No rate at all.
+    Missing,
+}
+
+impl Series<'_> {
+    /// The latest rate on or before the UTC date of `ts_micros`.
+    #[inline]
+    pub(crate) fn at(self, ts_micros: i64) -> Option<f64> {
+        match self {
+            Series::Base => Some(1.0),
+            Series::Missing => None,
+            Series::Dated(series) => {
+                let day = ts_micros.div_euclid(MICROS_PER_DAY);
+                let idx = series.partition_point(|(d, _)| *d <= day);
+                idx.checked_sub(1).map(|i| series[i].1)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -225,6 +225,7 @@ impl State<'_> {
         match (format, pf) {
             (Format::Parquet, Some(pf)) => {
                 let firsts = pf.first_rows();
+                let metadata = pf.reading(conv.plan)?;
                 let groups: Vec<usize> = (0..pf.row_groups()).collect();
                 let total: i64 = pf.metadata.metadata().file_metadata().num_rows();
                 self.dedup.reserve(usize::try_from(total).unwrap_or(0));
@@ -232,7 +233,9 @@ impl State<'_> {
                     let results: Vec<Vec<ChunkResult>> = round
                         .par_iter()
                         .map(|&rg| {
-                            crate::read_parquet::convert_row_group(pf, rg, firsts[rg], conv, hasher)
+                            crate::read_parquet::convert_row_group(
+                                &metadata, rg, firsts[rg], conv, hasher,
+                            )
                         })
                         .collect::<Result<_>>()?;
                     self.commit(results.into_iter().flatten().collect(), conv.plan, fr)?;

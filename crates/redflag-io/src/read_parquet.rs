@@ -6,7 +6,9 @@ use std::path::Path;
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::DataType;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -15,6 +17,8 @@ use parquet::arrow::arrow_reader::{
 use crate::chunk::{ChunkResult, Origin};
 use crate::convert::{Converter, RawChunk};
 use crate::error::{Error, Result};
+use crate::plan::{FilePlan, Source};
+use redflag_schema::text_type;
 
 /// Rows per batch read from a row group.
 const BATCH_ROWS: usize = 1 << 16;
@@ -44,6 +48,49 @@ impl ParquetFile {
         Ok(Self { metadata, header })
     }
 
+    /// The metadata to read with for `plan`: string columns that feed only dictionary-typed
+    /// canonical columns (text, codes, enums) are read as dictionaries, so that a column chunk's
+    /// dictionary page is kept rather than expanded into one string per row.
+    pub fn reading(&self, plan: &FilePlan) -> Result<ArrowReaderMetadata> {
+        let schema = self.metadata.schema();
+        let mut hinted = false;
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(idx, field)| {
+                let mut uses = plan.sources.iter().filter(|(_, s)| match s {
+                    Source::Field { slot, .. } => plan.slots[*slot] == idx,
+                    _ => false,
+                });
+                let stringy = matches!(
+                    field.data_type(),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                );
+                let mut any = false;
+                let all_dict = uses.all(|(c, _)| {
+                    any = true;
+                    matches!(c.data_type(), DataType::Dictionary(_, _))
+                });
+                if stringy && any && all_dict {
+                    hinted = true;
+                    field.as_ref().clone().with_data_type(text_type())
+                } else {
+                    field.as_ref().clone()
+                }
+            })
+            .collect();
+        if !hinted {
+            return Ok(self.metadata.clone());
+        }
+        let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new_with_metadata(
+            fields,
+            schema.metadata().clone(),
+        )));
+        ArrowReaderMetadata::try_new(self.metadata.metadata().clone(), options)
+            .map_err(|e| Error::format(&plan.path, format!("cannot read as Parquet ({e})")))
+    }
+
     pub fn row_groups(&self) -> usize {
         self.metadata.metadata().num_row_groups()
     }
@@ -66,7 +113,7 @@ impl ParquetFile {
 
 /// Reads one row group and converts it, batch by batch.
 pub(crate) fn convert_row_group<S: BuildHasher>(
-    pf: &ParquetFile,
+    metadata: &ArrowReaderMetadata,
     row_group: usize,
     first_row: u64,
     conv: &Converter<'_>,
@@ -75,8 +122,8 @@ pub(crate) fn convert_row_group<S: BuildHasher>(
     let plan = conv.plan;
     let path = &plan.path;
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mask = ProjectionMask::roots(pf.metadata.parquet_schema(), plan.slots.iter().copied());
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, pf.metadata.clone())
+    let mask = ProjectionMask::roots(metadata.parquet_schema(), plan.slots.iter().copied());
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
         .with_row_groups(vec![row_group])
         .with_projection(mask)
         .with_batch_size(BATCH_ROWS)
@@ -119,18 +166,46 @@ pub(crate) fn convert_row_group<S: BuildHasher>(
     Ok(out)
 }
 
-/// String-like columns as plain `Utf8`; others as they are.
+/// Plain string columns as `Utf8`; others (dictionaries included) as they are.
 fn normalize_strings(col: &ArrayRef) -> Result<ArrayRef> {
     Ok(match col.data_type() {
         DataType::LargeUtf8 | DataType::Utf8View => cast(col, &DataType::Utf8)?,
-        DataType::Dictionary(_, v)
-            if matches!(
-                v.as_ref(),
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-            ) =>
-        {
-            cast(col, &DataType::Utf8)?
-        }
         _ => col.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::MappingProfile;
+
+    #[test]
+    fn text_and_enum_columns_are_read_as_dictionaries_identifiers_as_strings() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/transactions.parquet");
+        let pf = ParquetFile::open(&path).expect("open");
+        let plan =
+            FilePlan::resolve(&path, &pf.header, &MappingProfile::canonical()).expect("plan");
+        let reading = pf.reading(&plan).expect("metadata");
+        let ty = |name: &str| {
+            reading
+                .schema()
+                .field_with_name(name)
+                .expect("field")
+                .data_type()
+                .clone()
+        };
+        for name in [
+            "currency",
+            "channel",
+            "merchant_name",
+            "geo_city",
+            "device_id",
+        ] {
+            assert_eq!(ty(name), text_type(), "{name}");
+        }
+        for name in ["txn_id", "sender_id", "receiver_id"] {
+            assert_eq!(ty(name), DataType::Utf8, "{name}");
+        }
+    }
 }

@@ -181,9 +181,8 @@ impl Column {
             ValueKind::Mcc => DataType::UInt16,
             ValueKind::OffsetMinutes => DataType::Int16,
             ValueKind::Count => DataType::UInt32,
-            ValueKind::Id | ValueKind::Currency | ValueKind::Text | ValueKind::Country => {
-                DataType::Utf8
-            }
+            ValueKind::Id => DataType::Utf8,
+            ValueKind::Currency | ValueKind::Text | ValueKind::Country => crate::text_type(),
         }
     }
 

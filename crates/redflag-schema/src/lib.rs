@@ -7,7 +7,8 @@
 //!   column with its Arrow type and whether it is required;
 //! - [`Channel`], [`Status`] and [`PartyKind`]: the enumerations, stored in Arrow as
 //!   dictionary arrays whose keys are the enum's discriminant;
-//! - [`transactions_schema`]: the Arrow schema of an accepted `transactions` table.
+//! - [`transactions_schema`]: the Arrow schema of an accepted `transactions` table, and
+//!   [`Text`], which reads its text columns whether plain or dictionary-encoded.
 //!
 //! ```
 //! use redflag_schema::{Channel, columns, transactions_schema};
@@ -27,8 +28,10 @@ use arrow::array::{ArrayRef, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 pub mod columns;
+mod text;
 
 pub use columns::Column;
+pub use text::Text;
 
 /// Version of the canonical schema implemented here (`docs/SCHEMA.md`).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -45,6 +48,12 @@ pub fn timestamp_type() -> DataType {
 /// enum's fixed value list ([`CanonicalEnum::dictionary_values`]), so a key is the discriminant.
 pub fn enum_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::UInt8), Box::new(DataType::Utf8))
+}
+
+/// Arrow type of the text columns other than identifiers (names, customer ids, places,
+/// devices, codes; see [`Text`]): `Int32` keys into the distinct values.
+pub fn text_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
 /// The Arrow schema of an accepted `transactions` table.

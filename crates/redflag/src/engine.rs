@@ -17,7 +17,7 @@ use redflag_io::{
 };
 use redflag_rules::{Reference, RuleEngine, RulePack, Severity};
 use redflag_schema::columns as col;
-use redflag_schema::{CanonicalEnum, Channel};
+use redflag_schema::{CanonicalEnum, Channel, Text};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -930,10 +930,7 @@ impl Links {
                 // Money paid by one alerted entity to another (payer, payee, amount).
                 let mut inner: Vec<(usize, usize, f64)> = Vec::new();
                 let mut owners: Vec<(usize, usize)> = Vec::new();
-                let text = |name: &str| {
-                    b.column_by_name(name)
-                        .and_then(|c| c.as_string_opt::<i32>().cloned())
-                };
+                let text = |name: &str| b.column_by_name(name).and_then(|c| Text::of(c.as_ref()));
                 let (Some(txn), Some(s), Some(r)) = (
                     text(col::TXN_ID),
                     text(col::SENDER_ID),
@@ -953,10 +950,9 @@ impl Links {
                     return (hits_out, pairs, inner, owners);
                 };
                 let is_card = card_rows(b);
-                let cust = |a: &Option<arrow::array::StringArray>, i: usize| {
-                    a.as_ref()
-                        .filter(|a| a.is_valid(i))
-                        .and_then(|a| customers.get(a.value(i)).copied())
+                let cust = |a: &Option<Text<'_>>, i: usize| {
+                    a.and_then(|a| a.get(i))
+                        .and_then(|v| customers.get(v).copied())
                 };
                 for i in 0..b.num_rows() {
                     let t = ts.value(i);
@@ -1105,10 +1101,7 @@ fn collect_flows(
         .par_iter()
         .map(|b| {
             let mut flows = HashMap::new();
-            let text = |name: &str| {
-                b.column_by_name(name)
-                    .and_then(|c| c.as_string_opt::<i32>().cloned())
-            };
+            let text = |name: &str| b.column_by_name(name).and_then(|c| Text::of(c.as_ref()));
             let ts = b
                 .column_by_name(col::TS)
                 .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().cloned());

@@ -22,8 +22,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
-use arrow::datatypes::{Field, Schema, TimestampMicrosecondType, UInt8Type};
+use arrow::datatypes::{Field, Schema, TimestampMicrosecondType};
 use redflag_io::{DiscardRejects, IngestOptions, Ingested, MappingProfile, RateTable, ingest};
+use redflag_schema::Text;
 use redflag_schema::columns as col;
 use redflag_synth::{SynthParams, Typology, mix};
 use serde::Serialize;
@@ -108,16 +109,7 @@ fn ts_range(batches: &[RecordBatch]) -> Option<(i64, i64)> {
 
 /// The text of a string or dictionary column at `i`.
 fn value<'a>(b: &'a RecordBatch, name: &str, i: usize) -> Option<&'a str> {
-    let c = b.column_by_name(name)?;
-    if c.is_null(i) {
-        return None;
-    }
-    if let Some(s) = c.as_string_opt::<i32>() {
-        return Some(s.value(i));
-    }
-    let d = c.as_dictionary_opt::<UInt8Type>()?;
-    let k = d.keys().value(i) as usize;
-    Some(d.values().as_string_opt::<i32>()?.value(k))
+    Text::of(b.column_by_name(name)?.as_ref())?.get(i)
 }
 
 fn fnv(s: &str) -> u64 {
@@ -291,11 +283,13 @@ pub fn inject(engine: &Engine, params: &InjectParams) -> Result<(AlertSet, Injec
             .map_err(|e| Error::Output(e.to_string()))?;
         let rename =
             |name: &str, f: &mut dyn FnMut(usize, &str) -> Option<String>| -> Option<ArrayRef> {
-                b.column_by_name(name)?.as_string_opt::<i32>()?;
+                let old = b.column_by_name(name)?;
+                Text::of(old.as_ref())?;
                 let out: StringArray = (0..b.num_rows())
                     .map(|i| value(&b, name, i).and_then(|v| f(i, v)))
                     .collect();
-                Some(Arc::new(out) as ArrayRef)
+                // Back to the column's own type (identifiers plain, other text a dictionary).
+                arrow::compute::cast(&out, old.data_type()).ok()
             };
         // Card spend at an everyday merchant goes to a real merchant of the same MCC; merchants
         // that reference lists name (ad sites, short-term rentals) stay as generated.

@@ -124,7 +124,10 @@ pub fn batch(txs: &[Tx]) -> RecordBatch {
                 col::AMOUNT | col::AMOUNT_BASE => {
                     Arc::new(Float64Array::from_iter_values(txs.iter().map(|t| t.amount)))
                 }
-                col::CURRENCY => Arc::new(StringArray::from_iter_values(txs.iter().map(|_| "USD"))),
+                col::CURRENCY => text(
+                    StringArray::from_iter_values(txs.iter().map(|_| "USD")),
+                    f.data_type(),
+                ),
                 col::CHANNEL => enum_array(txs.iter().map(|t| Some(t.channel)).collect()),
                 col::STATUS => enum_array(txs.iter().map(|t| t.status).collect()),
                 col::SENDER_KIND => enum_array(txs.iter().map(|t| t.sender_kind).collect()),
@@ -135,15 +138,23 @@ pub fn batch(txs: &[Tx]) -> RecordBatch {
                 col::LOCAL_OFFSET_MIN => Arc::new(Int16Array::from(
                     txs.iter().map(|t| t.offset).collect::<Vec<_>>(),
                 )),
-                _ => Arc::new(StringArray::from(
-                    txs.iter()
-                        .map(|t| t.opt.get(name).map(String::as_str))
-                        .collect::<Vec<_>>(),
-                )),
+                _ => text(
+                    StringArray::from(
+                        txs.iter()
+                            .map(|t| t.opt.get(name).map(String::as_str))
+                            .collect::<Vec<_>>(),
+                    ),
+                    f.data_type(),
+                ),
             }
         })
         .collect();
     RecordBatch::try_new(schema, columns).expect("test batch")
+}
+
+/// A text column in its canonical type (a dictionary for text other than identifiers).
+fn text(values: StringArray, to: &arrow::datatypes::DataType) -> ArrayRef {
+    arrow::compute::cast(&values, to).expect("text column")
 }
 
 /// Feature rows by entity id (customers prefixed `customer:`).
