@@ -63,6 +63,35 @@ fn render_arrow_row(batch: &RecordBatch, row: usize) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
+/// The line (or, for Parquet, the row number) of each raw row of a chunk.
+pub(crate) enum Lines {
+    /// Text inputs: one line per row (a record may span several lines).
+    List(Vec<u64>),
+    /// Consecutive rows from `first`.
+    From { first: u64, n: usize },
+}
+
+impl Lines {
+    pub fn len(&self) -> usize {
+        match self {
+            Lines::List(v) => v.len(),
+            Lines::From { n, .. } => *n,
+        }
+    }
+
+    /// The line of raw row `row`.
+    pub fn get(&self, row: usize) -> u64 {
+        match self {
+            Lines::List(v) => v[row],
+            Lines::From { first, .. } => first + row as u64,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..self.len()).map(|r| self.get(r))
+    }
+}
+
 /// A row refused by the reader before conversion (structure, encoding).
 pub(crate) struct StructuralFault {
     pub line: u64,
@@ -76,7 +105,7 @@ pub(crate) struct StructuralFault {
 pub(crate) struct ChunkResult {
     pub converted: Converted,
     /// Line of each raw (converted) row.
-    pub lines: Vec<u64>,
+    pub lines: Lines,
     pub origin: Origin,
     pub structural: Vec<StructuralFault>,
     /// Records read (raw rows plus structurally refused ones).
@@ -90,7 +119,7 @@ pub(crate) struct ChunkResult {
 impl ChunkResult {
     pub fn new<S: BuildHasher>(
         converted: Converted,
-        lines: Vec<u64>,
+        lines: Lines,
         origin: Origin,
         structural: Vec<StructuralFault>,
         blank_lines: u64,
@@ -147,7 +176,7 @@ impl TextRows {
         let raw = crate::convert::RawChunk {
             columns,
             num_rows: self.lines.len(),
-            lines: self.lines,
+            lines: Lines::List(self.lines),
         };
         let converted = conv.convert(&raw)?;
         Ok(ChunkResult::new(

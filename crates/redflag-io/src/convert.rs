@@ -23,6 +23,7 @@ use hashbrown::HashMap;
 use redflag_schema::columns::ValueKind;
 use redflag_schema::{CanonicalEnum, Channel, Column, PartyKind, Status, text_type};
 
+use crate::chunk::Lines;
 use crate::error::{Error, Result};
 use crate::fx::{RateTable, Series};
 use crate::mapping::MappingProfile;
@@ -39,7 +40,7 @@ pub(crate) struct RawChunk {
     pub columns: Vec<ArrayRef>,
     pub num_rows: usize,
     /// Line (or row number) of each row.
-    pub lines: Vec<u64>,
+    pub lines: Lines,
 }
 
 /// A refused row: its index in the chunk and its first fault.
@@ -52,12 +53,19 @@ pub(crate) struct RowFault {
     pub detail: String,
 }
 
+impl Converted {
+    /// The chunk row of accepted row `i`.
+    pub fn raw_row(&self, i: usize) -> usize {
+        self.accepted_rows.as_ref().map_or(i, |a| a[i] as usize)
+    }
+}
+
 /// The outcome of converting one chunk.
 pub(crate) struct Converted {
     /// Accepted rows in the run schema.
     pub batch: RecordBatch,
-    /// Chunk row index of each accepted row.
-    pub accepted_rows: Vec<u32>,
+    /// Chunk row index of each accepted row; `None` when every row was accepted.
+    pub accepted_rows: Option<Vec<u32>>,
     /// Refused rows, in row order.
     pub faults: Vec<RowFault>,
 }
@@ -261,20 +269,18 @@ impl Converter<'_> {
         }
         faults.sort_by_key(|f| (f.row, f.order));
         faults.dedup_by_key(|f| f.row);
-        let accepted_rows: Vec<u32>;
+        let mut accepted_rows = None;
         if !faults.is_empty() {
             let mut keep = vec![true; n];
             for f in &faults {
                 keep[f.row as usize] = false;
             }
-            accepted_rows = (0..n as u32).filter(|&r| keep[r as usize]).collect();
+            accepted_rows = Some((0..n as u32).filter(|&r| keep[r as usize]).collect());
             let mask = BooleanArray::from(keep);
             arrays = arrays
                 .iter()
                 .map(|a| filter(a, &mask))
                 .collect::<std::result::Result<_, _>>()?;
-        } else {
-            accepted_rows = (0..n as u32).collect();
         }
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
         Ok(Converted {
@@ -301,7 +307,7 @@ impl Converter<'_> {
             ))),
             Source::LineId => {
                 let mut b = StringBuilder::with_capacity(n, n * (self.plan.file_name.len() + 8));
-                for line in &chunk.lines {
+                for line in chunk.lines.iter() {
                     b.append_value(format!("{}:{line}", self.plan.file_name));
                 }
                 Arc::new(b.finish())
@@ -559,6 +565,13 @@ impl Converter<'_> {
                 // zone, one with a zone is already UTC-based.
                 let us = cast(raw, &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()))?;
                 let us = us.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+                if tz.is_some() && us.null_count() == 0 {
+                    // Nothing to check or convert: the values as they are, without a copy.
+                    return Ok(Arc::new(
+                        TimestampMicrosecondArray::new(us.values().clone(), None)
+                            .with_timezone("UTC"),
+                    ));
+                }
                 for row in 0..n {
                     let r = if us.is_null(row) {
                         Err(ValueError::new(
@@ -617,6 +630,10 @@ impl Converter<'_> {
         if dt.is_numeric() {
             let v = cast(raw, &DataType::Float64)?;
             let v = v.as_primitive::<Float64Type>();
+            if v.null_count() == 0 && v.values().iter().all(|&x| x.is_finite() && x > 0.0) {
+                // Every amount valid (the usual case): the values as they are, without a copy.
+                return Ok(Arc::new(Float64Array::new(v.values().clone(), None)));
+            }
             for row in 0..n {
                 let r = if v.is_null(row) {
                     Err(ValueError::new(

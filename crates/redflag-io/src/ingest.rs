@@ -331,14 +331,14 @@ impl State<'_> {
             for f in &res.converted.faults {
                 rejects.push(Reject {
                     file: plan.path.clone(),
-                    line: res.lines[f.row as usize],
+                    line: res.lines.get(f.row as usize),
                     column: f.column.clone(),
                     reason: f.reason,
                     detail: f.detail.clone(),
                     record: res.origin.render(f.row as usize),
                 });
             }
-            let mut batch = res.converted.batch;
+            let mut batch = res.converted.batch.clone();
             if !dup_rows.is_empty() {
                 let ids = batch
                     .column_by_name(TXN_ID)
@@ -346,14 +346,14 @@ impl State<'_> {
                 let mut keep = vec![true; batch.num_rows()];
                 for &d in &dup_rows {
                     keep[d as usize] = false;
-                    let raw = res.converted.accepted_rows[d as usize] as usize;
+                    let raw = res.converted.raw_row(d as usize);
                     let id = ids
                         .as_ref()
                         .map(|a| a.value(d as usize).to_owned())
                         .unwrap_or_default();
                     rejects.push(Reject {
                         file: plan.path.clone(),
-                        line: res.lines[raw],
+                        line: res.lines.get(raw),
                         column: id_column.clone(),
                         reason: RejectReason::DuplicateTxnId,
                         detail: format!(

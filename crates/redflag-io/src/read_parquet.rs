@@ -14,7 +14,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 
-use crate::chunk::{ChunkResult, Origin};
+use crate::chunk::{ChunkResult, Lines, Origin};
 use crate::convert::{Converter, RawChunk};
 use crate::error::{Error, Result};
 use crate::plan::{FilePlan, Source};
@@ -146,7 +146,7 @@ pub(crate) fn convert_row_group<S: BuildHasher>(
             })?;
             columns.push(normalize_strings(col)?);
         }
-        let lines: Vec<u64> = (next_row..next_row + n as u64).collect();
+        let lines = Lines::From { first: next_row, n };
         next_row += n as u64;
         let raw = RawChunk {
             columns,
