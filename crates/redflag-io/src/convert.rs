@@ -161,6 +161,30 @@ struct Distinct {
 }
 
 impl Distinct {
+    /// Null rows as the empty text (a value of their own), for a value map that maps "".
+    fn nulls_as_empty(self) -> Result<Distinct> {
+        let values = self.values.as_string::<i32>();
+        let empty = values.len() as i32;
+        let mut b = StringBuilder::with_capacity(values.len() + 1, values.value_data().len());
+        for v in 0..values.len() {
+            b.append_option(values.is_valid(v).then(|| values.value(v)));
+        }
+        b.append_value("");
+        let keys: Vec<i32> = (0..self.keys.len())
+            .map(|r| {
+                if self.keys.is_null(r) {
+                    empty
+                } else {
+                    self.keys.value(r)
+                }
+            })
+            .collect();
+        Ok(Distinct {
+            values: Arc::new(b.finish()),
+            keys: Int32Array::from(keys),
+        })
+    }
+
     /// The column as a dictionary over `values` (aligned with the distinct values), with the
     /// rows whose value is not kept set to null and their faults recorded.
     fn finish(
@@ -467,9 +491,13 @@ impl Converter<'_> {
 
     /// Currency and country codes: value map, then the code check, once per distinct value.
     fn code_column(&self, c: Column, raw: &ArrayRef, f: &mut Faults<'_>) -> Result<ArrayRef> {
-        let d = self.distinct(raw, c)?;
-        let values = d.values.as_string::<i32>();
+        let mut d = self.distinct(raw, c)?;
         let has_map = self.profile.values.contains_key(c.name());
+        if has_map && d.keys.null_count() > 0 && !self.profile.map_value(c, "").is_empty() {
+            // The profile maps an empty value: a null is mapped like one.
+            d = d.nulls_as_empty()?;
+        }
+        let values = d.values.as_string::<i32>();
         let mut mapped = has_map.then(|| StringBuilder::with_capacity(values.len(), 8));
         let mut verdicts = Vec::with_capacity(values.len());
         for v in 0..values.len() {

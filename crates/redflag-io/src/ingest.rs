@@ -551,6 +551,147 @@ mod tests {
 }
 
 #[cfg(test)]
+mod dictionary_tests {
+    use super::*;
+    use crate::reject::CollectRejects;
+    use arrow::array::{Array, ArrayRef, Float64Array, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use redflag_schema::Text;
+    use std::sync::Arc;
+
+    /// Ingests `path` through a profile that maps an empty currency to USD and "Wire" to
+    /// wire_domestic.
+    fn ingest_one(path: PathBuf, format: Format) -> (Ingested, Vec<(u64, String, RejectReason)>) {
+        let profile = MappingProfile::from_toml(
+            r#"
+            name = "dict"
+            [values.currency]
+            "" = "USD"
+            [values.channel]
+            "Wire" = "wire_domestic"
+            "#,
+            "dict.toml",
+        )
+        .expect("profile");
+        let opts = IngestOptions::new(profile, RateTable::base_only("USD").expect("usd"));
+        let mut rejects = CollectRejects::default();
+        let got = ingest_files(&[(path, format)], &opts, &mut rejects).expect("ingest");
+        assert!(got.report.balances());
+        let r = rejects
+            .0
+            .into_iter()
+            .map(|r| (r.line, r.column, r.reason))
+            .collect();
+        (got, r)
+    }
+
+    fn texts(got: &Ingested, name: &str) -> Vec<Option<String>> {
+        got.batches
+            .iter()
+            .flat_map(|b| {
+                let t = Text::of(b.column_by_name(name).expect("column").as_ref()).expect("text");
+                (0..t.len()).map(move |i| t.get(i).map(str::to_owned))
+            })
+            .collect()
+    }
+
+    /// Parquet text read as dictionaries (nulls included) gives the table and rejects CSV
+    /// text gives, and a value map of "" applies to Parquet nulls as to empty CSV fields.
+    #[test]
+    fn parquet_dictionaries_and_nulls_convert_like_csv_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rows: [(&str, Option<&str>, &str, Option<&str>); 5] = [
+            ("T1", Some("USD"), "Wire", Some("Cafe")),
+            ("T2", None, "ach", None),
+            ("T3", Some("usd"), "ach", Some("Cafe")),
+            ("T4", Some("USD"), "Telex", Some("")),
+            ("T5", Some("USD"), "Wire", Some("Bar")),
+        ];
+        let mut csv =
+            String::from("txn_id,ts,sender_id,receiver_id,amount,currency,channel,merchant_name\n");
+        for (id, cur, ch, m) in rows {
+            csv.push_str(&format!(
+                "{id},2024-01-01T00:00:00Z,A,B,10,{},{ch},{}\n",
+                cur.unwrap_or(""),
+                m.unwrap_or("")
+            ));
+        }
+        let csv_path = dir.path().join("t.csv");
+        std::fs::write(&csv_path, csv).expect("write csv");
+
+        let dict = |v: Vec<Option<&str>>| -> ArrayRef {
+            let a = StringArray::from(v);
+            arrow::compute::cast(&a, &redflag_schema::text_type()).expect("dict")
+        };
+        let n = rows.len();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("txn_id", DataType::Utf8, false),
+            Field::new("ts", redflag_schema::timestamp_type(), false),
+            Field::new("sender_id", DataType::Utf8, false),
+            Field::new("receiver_id", DataType::Utf8, false),
+            Field::new("amount", DataType::Float64, false),
+            Field::new("currency", redflag_schema::text_type(), true),
+            Field::new("channel", DataType::Utf8, false),
+            Field::new("merchant_name", redflag_schema::text_type(), true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![1_704_067_200_000_000; n])
+                        .with_timezone("UTC"),
+                ),
+                Arc::new(StringArray::from(vec!["A"; n])),
+                Arc::new(StringArray::from(vec!["B"; n])),
+                Arc::new(Float64Array::from(vec![10.0; n])),
+                dict(rows.iter().map(|r| r.1).collect()),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+                dict(rows.iter().map(|r| r.3).collect()),
+            ],
+        )
+        .expect("batch");
+        let pq_path = dir.path().join("t.parquet");
+        let file = std::fs::File::create(&pq_path).expect("create");
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None).expect("writer");
+        w.write(&batch).expect("write");
+        w.close().expect("close");
+
+        let (from_csv, csv_rejects) = ingest_one(csv_path, Format::Csv);
+        let (from_pq, pq_rejects) = ingest_one(pq_path, Format::Parquet);
+        // T3: "usd" is not a code; T4: "Telex" maps to no channel.
+        let want = vec![
+            (4, "currency".to_owned(), RejectReason::BadCurrency),
+            (5, "channel".to_owned(), RejectReason::UnknownEnumValue),
+        ];
+        assert_eq!(csv_rejects, want);
+        // Parquet rows are numbered from 1 (no header line).
+        let shifted: Vec<_> = pq_rejects
+            .into_iter()
+            .map(|(l, c, r)| (l + 1, c, r))
+            .collect();
+        assert_eq!(shifted, want);
+        for got in [&from_csv, &from_pq] {
+            assert_eq!(
+                texts(got, "currency"),
+                [Some("USD"), Some("USD"), Some("USD")].map(|v| v.map(str::to_owned))
+            );
+            assert_eq!(
+                texts(got, "channel"),
+                [Some("wire_domestic"), Some("ach"), Some("wire_domestic")]
+                    .map(|v| v.map(str::to_owned))
+            );
+            assert_eq!(
+                texts(got, "merchant_name"),
+                [Some("Cafe"), None, Some("Bar")].map(|v| v.map(str::to_owned))
+            );
+            let cur = got.batches[0].column_by_name("currency").expect("currency");
+            assert_eq!(cur.data_type(), &redflag_schema::text_type());
+        }
+    }
+}
+
+#[cfg(test)]
 mod register_tests {
     use super::*;
     use crate::reject::DiscardRejects;
