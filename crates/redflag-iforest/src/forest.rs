@@ -232,7 +232,7 @@ fn fit_view(
 /// Rows scored per parallel task.
 const ROWS_PER_TASK: usize = 4096;
 
-/// Rows that walk a tree together (independent loads overlap).
+/// Rows copied row-major into one block for the trees to walk (in lanes, see `FlatTree`).
 const BLOCK: usize = 64;
 
 impl IsolationForest {
@@ -311,7 +311,6 @@ impl IsolationForest {
             .for_each(|(task, chunk)| {
                 let start = task * ROWS_PER_TASK;
                 let mut sums = vec![0.0; chunk.len()];
-                let mut at = vec![0u32; BLOCK];
                 let mut block = vec![0.0; BLOCK * f];
                 for (b, sums) in sums.chunks_mut(BLOCK).enumerate() {
                     let first = start + b * BLOCK;
@@ -325,7 +324,7 @@ impl IsolationForest {
                     // Trees in a fixed order for every row: sums do not depend on threads.
                     for (tree, flat) in self.trees.iter().zip(&flat) {
                         match flat {
-                            Some(ft) => ft.add_path_lengths(&block[..rows * f], f, sums, &mut at),
+                            Some(ft) => ft.add_path_lengths(&block[..rows * f], f, sums),
                             None => {
                                 for (r, s) in sums.iter_mut().enumerate() {
                                     *s += tree.path_length(&block[r * f..(r + 1) * f]);

@@ -102,12 +102,22 @@ impl Tree {
     }
 }
 
+/// One node of a [`FlatTree`]: what a step of the walk reads, in one 16-byte load.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    threshold: f64,
+    feature: u32,
+    next: u32,
+}
+
+/// Rows that walk a tree in lockstep: their steps are independent, so their loads overlap,
+/// and their positions stay in registers.
+const LANES: usize = 8;
+
 /// An axis-parallel tree laid out for branch-free traversal: a leaf points to itself with an
 /// infinite threshold, so every row takes exactly `depth` steps.
 pub(crate) struct FlatTree {
-    feature: Vec<u32>,
-    next: Vec<u32>,
-    threshold: Vec<f64>,
+    steps: Vec<Step>,
     value: Vec<f64>,
     depth: usize,
 }
@@ -120,24 +130,26 @@ impl FlatTree {
         }
         let n = t.nodes.len();
         let mut f = FlatTree {
-            feature: Vec::with_capacity(n),
-            next: Vec::with_capacity(n),
-            threshold: Vec::with_capacity(n),
+            steps: Vec::with_capacity(n),
             value: Vec::with_capacity(n),
             depth: 0,
         };
         let mut depth = vec![0usize; n];
         for (i, node) in t.nodes.iter().enumerate() {
             if node.split == LEAF {
-                f.feature.push(0);
-                f.next.push(i as u32);
-                f.threshold.push(f64::INFINITY);
+                f.steps.push(Step {
+                    threshold: f64::INFINITY,
+                    feature: 0,
+                    next: i as u32,
+                });
                 f.value.push(node.value);
                 f.depth = f.depth.max(depth[i]);
             } else {
-                f.feature.push(node.split);
-                f.next.push(node.left);
-                f.threshold.push(node.value);
+                f.steps.push(Step {
+                    threshold: node.value,
+                    feature: node.split,
+                    next: node.left,
+                });
                 f.value.push(0.0);
                 depth[node.left as usize] = depth[i] + 1;
                 depth[node.left as usize + 1] = depth[i] + 1;
@@ -148,18 +160,32 @@ impl FlatTree {
 
     /// Adds the path length of each row of a row-major block (`f` features per row) to `sums`.
     #[inline]
-    pub fn add_path_lengths(&self, block: &[f64], f: usize, sums: &mut [f64], at: &mut [u32]) {
-        let rows = sums.len();
-        at[..rows].fill(0);
-        for _ in 0..self.depth {
-            for (r, a) in at[..rows].iter_mut().enumerate() {
-                let i = *a as usize;
-                let x = block[r * f + self.feature[i] as usize];
-                *a = self.next[i] + u32::from(x >= self.threshold[i]);
+    pub fn add_path_lengths(&self, block: &[f64], f: usize, sums: &mut [f64]) {
+        let mut lanes = sums.chunks_exact_mut(LANES);
+        let mut first = 0;
+        for group in &mut lanes {
+            let rows = &block[first * f..(first + LANES) * f];
+            let mut at = [0u32; LANES];
+            for _ in 0..self.depth {
+                for (l, a) in at.iter_mut().enumerate() {
+                    let s = self.steps[*a as usize];
+                    let x = rows[l * f + s.feature as usize];
+                    *a = s.next + u32::from(x >= s.threshold);
+                }
             }
+            for (sum, a) in group.iter_mut().zip(at) {
+                *sum += self.value[a as usize];
+            }
+            first += LANES;
         }
-        for (s, &a) in sums.iter_mut().zip(at.iter()) {
-            *s += self.value[a as usize];
+        for (k, sum) in lanes.into_remainder().iter_mut().enumerate() {
+            let row = &block[(first + k) * f..(first + k + 1) * f];
+            let mut a = 0u32;
+            for _ in 0..self.depth {
+                let s = self.steps[a as usize];
+                a = s.next + u32::from(row[s.feature as usize] >= s.threshold);
+            }
+            *sum += self.value[a as usize];
         }
     }
 }
@@ -338,6 +364,32 @@ fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flat_walk_matches_the_tree_in_lanes_and_the_remainder() {
+        use rand::SeedableRng;
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let f = 3;
+        let cols: Vec<Vec<f64>> = (0..f)
+            .map(|_| (0..256).map(|_| rng.gen_range(-1.0..1.0)).collect())
+            .collect();
+        let tree = Builder {
+            cols: &cols,
+            features: &[0, 1, 2],
+            max_depth: 8,
+            split: SplitKind::AxisParallel,
+        }
+        .build(&mut rng);
+        let flat = FlatTree::from_tree(&tree).expect("axis-parallel");
+        // 37 rows: four lanes of 8 and a remainder of 5.
+        let block: Vec<f64> = (0..37 * f).map(|_| rng.gen_range(-1.2..1.2)).collect();
+        let mut sums = vec![0.5; 37];
+        flat.add_path_lengths(&block, f, &mut sums);
+        for (r, s) in sums.iter().enumerate() {
+            let want = 0.5 + tree.path_length(&block[r * f..(r + 1) * f]);
+            assert_eq!(*s, want, "row {r}");
+        }
+    }
 
     #[test]
     fn c_of_n_known_values() {
