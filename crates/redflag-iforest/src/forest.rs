@@ -94,6 +94,49 @@ pub(crate) fn check_finite(x: &ArrayView2<'_, f64>, names: &[String]) -> Result<
     Ok(())
 }
 
+/// Min and max of every column, and whether every value is finite, in one pass over the
+/// matrix in its memory order (a row-major matrix is read row block by row block, not once
+/// per column).
+fn ranges(x: &ArrayView2<'_, f64>) -> (Vec<(f64, f64)>, bool) {
+    let f = x.ncols();
+    let empty = || (vec![(f64::INFINITY, f64::NEG_INFINITY); f], true);
+    let merge = |(mut a, fa): (Vec<(f64, f64)>, bool), (b, fb): (Vec<(f64, f64)>, bool)| {
+        for (p, q) in a.iter_mut().zip(b) {
+            p.0 = p.0.min(q.0);
+            p.1 = p.1.max(q.1);
+        }
+        (a, fa && fb)
+    };
+    if x.is_standard_layout() {
+        x.axis_chunks_iter(Axis(0), 4096)
+            .into_par_iter()
+            .map(|chunk| {
+                let (mut r, mut finite) = empty();
+                for row in chunk.rows() {
+                    for (m, &v) in r.iter_mut().zip(row) {
+                        m.0 = m.0.min(v);
+                        m.1 = m.1.max(v);
+                        finite &= v.is_finite();
+                    }
+                }
+                (r, finite)
+            })
+            .reduce(empty, merge)
+    } else {
+        let per: Vec<((f64, f64), bool)> = (0..f)
+            .into_par_iter()
+            .map(|j| {
+                x.column(j).iter().fold(
+                    ((f64::INFINITY, f64::NEG_INFINITY), true),
+                    |((lo, hi), fin), &v| ((lo.min(v), hi.max(v)), fin && v.is_finite()),
+                )
+            })
+            .collect();
+        let finite = per.iter().all(|p| p.1);
+        (per.into_iter().map(|p| p.0).collect(), finite)
+    }
+}
+
 /// SHA-256 over the row-major little-endian bytes of the matrix, hashed in 1 MiB pieces
 /// in parallel: the hash of the concatenated piece hashes, prefixed with the shape.
 fn matrix_hash(x: &ArrayView2<'_, f64>) -> String {
@@ -144,22 +187,20 @@ fn fit_view(
     if n == 0 {
         return Err(Error::Empty);
     }
-    check_finite(&x, &names)?;
-    // Feature ranges and medians (medians from evenly spaced reference rows).
+    let (ranges, finite) = ranges(&x);
+    if !finite {
+        check_finite(&x, &names)?;
+    }
+    // Medians from evenly spaced reference rows (also scored below for the quantiles).
     let reference = spaced_rows(n, REFERENCE_ROWS);
+    let reference_x = x.select(Axis(0), &reference);
     let stats: Vec<(f64, f64, f64)> = (0..f)
         .into_par_iter()
         .map(|j| {
-            let col = x.column(j);
-            let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-            for &v in col.iter() {
-                min = min.min(v);
-                max = max.max(v);
-            }
-            let mut sample: Vec<f64> = reference.iter().map(|&i| col[i]).collect();
+            let mut sample: Vec<f64> = reference_x.column(j).to_vec();
             let mid = sample.len() / 2;
             let (_, median, _) = sample.select_nth_unstable_by(mid, f64::total_cmp);
-            (min, max, *median)
+            (ranges[j].0, ranges[j].1, *median)
         })
         .collect();
     let active: Vec<u32> = (0..f)
@@ -216,7 +257,6 @@ fn fit_view(
         score_quantiles: Vec::new(),
         trees,
     };
-    let reference_x = x.select(Axis(0), &reference);
     let mut scores = forest.score_view(reference_x.view());
     scores.sort_by(f64::total_cmp);
     forest.score_quantiles = (0..QUANTILES)
