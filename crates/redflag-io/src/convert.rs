@@ -53,13 +53,6 @@ pub(crate) struct RowFault {
     pub detail: String,
 }
 
-impl Converted {
-    /// The chunk row of accepted row `i`.
-    pub fn raw_row(&self, i: usize) -> usize {
-        self.accepted_rows.as_ref().map_or(i, |a| a[i] as usize)
-    }
-}
-
 /// The outcome of converting one chunk.
 pub(crate) struct Converted {
     /// Accepted rows in the run schema.
@@ -68,6 +61,13 @@ pub(crate) struct Converted {
     pub accepted_rows: Option<Vec<u32>>,
     /// Refused rows, in row order.
     pub faults: Vec<RowFault>,
+}
+
+impl Converted {
+    /// The chunk row of accepted row `i`.
+    pub fn raw_row(&self, i: usize) -> usize {
+        self.accepted_rows.as_ref().map_or(i, |a| a[i] as usize)
+    }
 }
 
 /// Checks a canonical text value (as a mapping constant or a mapped value).
@@ -162,7 +162,7 @@ struct Distinct {
 
 impl Distinct {
     /// Null rows as the empty text (a value of their own), for a value map that maps "".
-    fn nulls_as_empty(self) -> Result<Distinct> {
+    fn nulls_as_empty(self) -> Distinct {
         let values = self.values.as_string::<i32>();
         let empty = values.len() as i32;
         let mut b = StringBuilder::with_capacity(values.len() + 1, values.value_data().len());
@@ -179,10 +179,10 @@ impl Distinct {
                 }
             })
             .collect();
-        Ok(Distinct {
+        Distinct {
             values: Arc::new(b.finish()),
             keys: Int32Array::from(keys),
-        })
+        }
     }
 
     /// The column as a dictionary over `values` (aligned with the distinct values), with the
@@ -495,7 +495,7 @@ impl Converter<'_> {
         let has_map = self.profile.values.contains_key(c.name());
         if has_map && d.keys.null_count() > 0 && !self.profile.map_value(c, "").is_empty() {
             // The profile maps an empty value: a null is mapped like one.
-            d = d.nulls_as_empty()?;
+            d = d.nulls_as_empty();
         }
         let values = d.values.as_string::<i32>();
         let mut mapped = has_map.then(|| StringBuilder::with_capacity(values.len(), 8));

@@ -3,22 +3,21 @@
 use std::fs::File;
 use std::hash::BuildHasher;
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::compute::cast;
-use std::sync::Arc;
-
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
+use redflag_schema::text_type;
 
 use crate::chunk::{ChunkResult, Lines, Origin};
 use crate::convert::{Converter, RawChunk};
 use crate::error::{Error, Result};
 use crate::plan::{FilePlan, Source};
-use redflag_schema::text_type;
 
 /// Rows per batch read from a row group.
 const BATCH_ROWS: usize = 1 << 16;
@@ -59,20 +58,23 @@ impl ParquetFile {
             .iter()
             .enumerate()
             .map(|(idx, field)| {
-                let mut uses = plan.sources.iter().filter(|(_, s)| match s {
-                    Source::Field { slot, .. } => plan.slots[*slot] == idx,
-                    _ => false,
-                });
+                let uses: Vec<DataType> = plan
+                    .sources
+                    .iter()
+                    .filter_map(|(c, s)| match s {
+                        Source::Field { slot, .. } if plan.slots[*slot] == idx => {
+                            Some(c.data_type())
+                        }
+                        _ => None,
+                    })
+                    .collect();
                 let stringy = matches!(
                     field.data_type(),
                     DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
                 );
-                let mut any = false;
-                let all_dict = uses.all(|(c, _)| {
-                    any = true;
-                    matches!(c.data_type(), DataType::Dictionary(_, _))
-                });
-                if stringy && any && all_dict {
+                let all_dict = !uses.is_empty()
+                    && uses.iter().all(|t| matches!(t, DataType::Dictionary(_, _)));
+                if stringy && all_dict {
                     hinted = true;
                     field.as_ref().clone().with_data_type(text_type())
                 } else {
