@@ -175,3 +175,70 @@ fn fits_are_identical_on_one_and_two_threads_and_mismatches_are_named() {
         "{err}"
     );
 }
+
+/// Parquet is read row group by row group straight into the matrix: the same table as
+/// Parquet (several row groups, nulls for the empty cells) and as CSV gives the same model,
+/// byte for byte, and the same scores.
+#[test]
+fn parquet_row_groups_give_the_model_and_scores_of_the_csv() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("features.csv");
+    table(&csv, false);
+    let (schema, batches) = redflag_io::read_table(&csv).expect("read csv");
+    let pq = dir.path().join("features.parquet");
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(700))
+        .build();
+    let file = std::fs::File::create(&pq).expect("create");
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
+    for b in &batches {
+        w.write(b).expect("write");
+    }
+    w.close().expect("close");
+    let groups = redflag_io::ParquetTable::open(&pq)
+        .expect("open")
+        .expect("parquet")
+        .group_rows();
+    assert_eq!(groups, [700, 700, 700, 700, 200]);
+    let p = |p: &Path| p.to_str().expect("utf8").to_owned();
+    let mut outputs = Vec::new();
+    for (input, tag) in [(&csv, "csv"), (&pq, "parquet")] {
+        let model = dir.path().join(format!("model-{tag}.json"));
+        let scores = dir.path().join(format!("scores-{tag}.csv"));
+        for args in [
+            vec!["model", "fit", "--input", &p(input), "--out", &p(&model)],
+            vec![
+                "model",
+                "score",
+                "--model",
+                &p(&model),
+                "--input",
+                &p(input),
+                "--out",
+                &p(&scores),
+            ],
+        ] {
+            let mut args = args;
+            args.extend(["--exclude", "label"]);
+            let out = redflag(&args);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{tag}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        outputs.push((
+            std::fs::read(&model).expect("model"),
+            std::fs::read(&scores).expect("scores"),
+        ));
+    }
+    assert!(
+        outputs[0].0 == outputs[1].0,
+        "same model from CSV and Parquet"
+    );
+    assert!(
+        outputs[0].1 == outputs[1].1,
+        "same scores from CSV and Parquet"
+    );
+}

@@ -14,7 +14,7 @@ use linfa::ParamGuard;
 use ndarray::Array2;
 use rayon::prelude::*;
 use redflag_iforest::{IsolationForest, IsolationForestParams, SplitKind};
-use redflag_io::{AtomicFile, push_csv_field, read_table};
+use redflag_io::{AtomicFile, ParquetTable, push_csv_field, read_table};
 
 use crate::cli::ModelCommand;
 
@@ -30,7 +30,8 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
             extended,
         } => {
             let t0 = Instant::now();
-            let (schema, batches) = read_table(&input)?;
+            let table = Table::open(&input)?;
+            let schema = table.schema();
             let features = feature_columns(&schema, &exclude);
             if features.is_empty() {
                 bail!(
@@ -43,7 +44,7 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
                 .iter()
                 .map(|&i| schema.field(i).name().clone())
                 .collect();
-            let (x, _) = matrix(batches, &features, None, &[])?;
+            let (x, _) = table.matrix(&features, None, &[])?;
             let t_read = t0.elapsed().as_secs_f64();
             let params = IsolationForestParams::new()
                 .n_trees(n_trees)
@@ -81,7 +82,8 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
                 .with_context(|| format!("reading model file {}", model.display()))?;
             let forest = IsolationForest::from_json(&text)
                 .with_context(|| format!("loading {}", model.display()))?;
-            let (schema, batches) = read_table(&input)?;
+            let table = Table::open(&input)?;
+            let schema = table.schema();
             let features = feature_columns(&schema, &exclude);
             let names: Vec<String> = features
                 .iter()
@@ -94,7 +96,7 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
             let carried: Vec<usize> = (0..schema.fields().len())
                 .filter(|i| !features.contains(i))
                 .collect();
-            let (x, batches) = matrix(batches, &features, Some(forest.medians()), &carried)?;
+            let (x, batches) = table.matrix(&features, Some(forest.medians()), &carried)?;
             let t_read = t0.elapsed().as_secs_f64();
             let carried_schema = Arc::new(schema.project(&carried)?);
             let t1 = Instant::now();
@@ -139,13 +141,145 @@ fn feature_columns(schema: &SchemaRef, exclude: &[String]) -> Vec<usize> {
         .collect()
 }
 
-/// The feature matrix (row-major), filled batch by batch in parallel straight from Arrow.
-/// Empty cells become `fill[j]`, or, when fitting, the column's median (estimated on up to
-/// 100,000 evenly spaced non-empty cells).
-///
-/// The batches are consumed: each is cut down to the `keep` columns as soon as its rows are
-/// copied, so the table and the matrix are never both whole in memory (the matrix's pages are
-/// touched only as they are filled).
+/// A feature table: Parquet, decoded row group by row group straight into the matrix, or CSV,
+/// read whole first.
+enum Table {
+    Parquet(ParquetTable),
+    Batches(SchemaRef, Vec<RecordBatch>),
+}
+
+impl Table {
+    fn open(path: &Path) -> Result<Table> {
+        Ok(match ParquetTable::open(path)? {
+            Some(t) => Table::Parquet(t),
+            None => {
+                let (schema, batches) = read_table(path)?;
+                Table::Batches(schema, batches)
+            }
+        })
+    }
+
+    fn schema(&self) -> SchemaRef {
+        match self {
+            Table::Parquet(t) => t.schema(),
+            Table::Batches(s, _) => s.clone(),
+        }
+    }
+
+    /// The feature matrix (row-major) and the `keep` columns of every row. Empty cells become
+    /// `fill[j]`, or, when fitting, the column's median (estimated on up to 100,000 evenly
+    /// spaced non-empty cells).
+    ///
+    /// From Parquet, each row group's feature columns are copied into the matrix as soon as
+    /// the group is decoded, so the table's feature columns are never all in memory beside the
+    /// matrix: the peak is the matrix plus the groups in flight.
+    fn matrix(
+        self,
+        features: &[usize],
+        fill: Option<&[f64]>,
+        keep: &[usize],
+    ) -> Result<(Array2<f64>, Vec<RecordBatch>)> {
+        match self {
+            Table::Batches(_, batches) => matrix(batches, features, fill, keep),
+            Table::Parquet(t) => parquet_matrix(&t, features, fill, keep),
+        }
+    }
+}
+
+fn parquet_matrix(
+    t: &ParquetTable,
+    features: &[usize],
+    fill: Option<&[f64]>,
+    keep: &[usize],
+) -> Result<(Array2<f64>, Vec<RecordBatch>)> {
+    let rows = t.group_rows();
+    let n: usize = rows.iter().sum();
+    let f = features.len();
+    let mut x = Array2::<f64>::zeros((n, f));
+    let mut parts = Vec::with_capacity(rows.len());
+    let mut starts = Vec::with_capacity(rows.len());
+    let mut rest = x.view_mut();
+    let mut start = 0;
+    for &r in &rows {
+        let (head, tail) = rest.split_at(ndarray::Axis(0), r);
+        parts.push(head);
+        starts.push(start);
+        rest = tail;
+        start += r;
+    }
+    // Per group: its kept columns, and the cells left empty (row-major positions) when the
+    // medians are not known yet.
+    let groups: Vec<(Vec<RecordBatch>, Vec<usize>)> = parts
+        .into_par_iter()
+        .enumerate()
+        .map(|(rg, mut part)| -> Result<_> {
+            let mut kept = Vec::new();
+            let mut empty = Vec::new();
+            let mut row = 0;
+            for b in t.read_group(rg)? {
+                if row + b.num_rows() > part.nrows() {
+                    bail!("row group {rg} holds more rows than the file's metadata says");
+                }
+                for (j, &c) in features.iter().enumerate() {
+                    let a = float_column(&b, c);
+                    let a = a.as_primitive::<Float64Type>();
+                    for i in 0..a.len() {
+                        part[(row + i, j)] = if a.is_valid(i) {
+                            a.value(i)
+                        } else if let Some(v) = fill {
+                            v[j]
+                        } else {
+                            empty.push((starts[rg] + row + i) * f + j);
+                            0.0
+                        };
+                    }
+                }
+                kept.push(b.project(keep)?);
+                row += b.num_rows();
+            }
+            if row != part.nrows() {
+                bail!("row group {rg} holds fewer rows than the file's metadata says");
+            }
+            Ok((kept, empty))
+        })
+        .collect::<Result<_>>()?;
+    let mut kept = Vec::new();
+    let mut empty = Vec::new();
+    for (k, e) in groups {
+        kept.extend(k);
+        empty.extend(e);
+    }
+    if !empty.is_empty() {
+        // The medians `median_of_present` takes: every `step`-th row's non-empty cells.
+        empty.sort_unstable();
+        let step = (n / 100_000).max(1);
+        let medians: Vec<f64> = (0..f)
+            .into_par_iter()
+            .map(|j| {
+                let mut sample: Vec<f64> = (0..n)
+                    .step_by(step)
+                    .filter(|&r| empty.binary_search(&(r * f + j)).is_err())
+                    .map(|r| x[(r, j)])
+                    .collect();
+                if sample.is_empty() {
+                    return 0.0;
+                }
+                let mid = sample.len() / 2;
+                *sample.select_nth_unstable_by(mid, f64::total_cmp).1
+            })
+            .collect();
+        let cells = x
+            .as_slice_mut()
+            .context("the feature matrix is not contiguous")?;
+        for &e in &empty {
+            cells[e] = medians[e % f];
+        }
+    }
+    Ok((x, kept))
+}
+
+/// The feature matrix of batches already in memory (see [`Table::matrix`]). The batches are
+/// consumed: each is cut down to the `keep` columns as soon as its rows are copied.
 fn matrix(
     batches: Vec<RecordBatch>,
     features: &[usize],

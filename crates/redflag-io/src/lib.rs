@@ -54,4 +54,4 @@ pub use reject::{
 };
 pub use report::{FileReport, IngestReport};
 pub use source::{Format, expand_inputs};
-pub use table::read_table;
+pub use table::{ParquetTable, read_table};
