@@ -85,11 +85,25 @@ impl Ingested {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
 
-    /// Bytes of Arrow memory held by the accepted rows.
+    /// Bytes of Arrow memory held by the accepted rows. A buffer shared by several batches
+    /// (a Parquet column chunk's dictionary is shared by the batches read from it) counts
+    /// once.
     pub fn memory_size(&self) -> usize {
+        fn add(d: &arrow::array::ArrayData, seen: &mut hashbrown::HashSet<usize>) -> usize {
+            let mut n = 0;
+            let nulls = d.nulls().map(|b| b.buffer());
+            for b in d.buffers().iter().chain(nulls) {
+                if seen.insert(b.as_ptr() as usize) {
+                    n += b.capacity();
+                }
+            }
+            n + d.child_data().iter().map(|c| add(c, seen)).sum::<usize>()
+        }
+        let mut seen = hashbrown::HashSet::new();
         self.batches
             .iter()
-            .map(RecordBatch::get_array_memory_size)
+            .flat_map(|b| b.columns())
+            .map(|c| add(&c.to_data(), &mut seen))
             .sum()
     }
 
@@ -499,6 +513,46 @@ mod tests {
     use super::*;
     use crate::reject::CollectRejects;
     use arrow::array::Array;
+
+    #[test]
+    fn memory_size_counts_a_shared_dictionary_once() {
+        use arrow::array::{DictionaryArray, Int32Array, StringArray};
+        use arrow::datatypes::{DataType, Field, Int32Type, Schema};
+        use std::sync::Arc;
+        let values: Arc<StringArray> = Arc::new(StringArray::from_iter_values(
+            (0..1000).map(|i| format!("name {i:04}")),
+        ));
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "merchant_name",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            false,
+        )]));
+        let batch = |k: i32| {
+            let keys = Int32Array::from(vec![k; 10]);
+            let d = DictionaryArray::<Int32Type>::try_new(keys, values.clone()).expect("dict");
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(d)]).expect("batch")
+        };
+        let one = Ingested {
+            schema: schema.clone(),
+            batches: vec![batch(1)],
+            report: IngestReport::default(),
+        };
+        let two = Ingested {
+            schema: schema.clone(),
+            batches: vec![batch(1), batch(2)],
+            report: IngestReport::default(),
+        };
+        // The second batch adds its keys, not another copy of the 1000 values.
+        let keys = 10 * std::mem::size_of::<i32>();
+        assert!(one.memory_size() > 1000 * 9);
+        assert!(two.memory_size() - one.memory_size() <= keys.next_multiple_of(64));
+        let naive: usize = two
+            .batches
+            .iter()
+            .map(RecordBatch::get_array_memory_size)
+            .sum();
+        assert!(two.memory_size() < naive);
+    }
 
     #[test]
     fn duplicate_ids_across_chunks_keep_the_first() {
