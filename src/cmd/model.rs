@@ -256,16 +256,13 @@ fn parquet_matrix(
         let medians: Vec<f64> = (0..f)
             .into_par_iter()
             .map(|j| {
-                let mut sample: Vec<f64> = (0..n)
-                    .step_by(step)
-                    .filter(|&r| empty.binary_search(&(r * f + j)).is_err())
-                    .map(|r| x[(r, j)])
-                    .collect();
-                if sample.is_empty() {
-                    return 0.0;
-                }
-                let mid = sample.len() / 2;
-                *sample.select_nth_unstable_by(mid, f64::total_cmp).1
+                median(
+                    (0..n)
+                        .step_by(step)
+                        .filter(|&r| empty.binary_search(&(r * f + j)).is_err())
+                        .map(|r| x[(r, j)])
+                        .collect(),
+                )
             })
             .collect();
         let cells = x
@@ -341,6 +338,11 @@ fn median_of_present(batches: &[RecordBatch], c: usize, n: usize) -> f64 {
         );
         offset += a.len();
     }
+    median(sample)
+}
+
+/// The median of a sample (the upper one of an even count), 0 for none.
+fn median(mut sample: Vec<f64>) -> f64 {
     if sample.is_empty() {
         return 0.0;
     }
