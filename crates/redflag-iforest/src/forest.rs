@@ -94,71 +94,69 @@ pub(crate) fn check_finite(x: &ArrayView2<'_, f64>, names: &[String]) -> Result<
     Ok(())
 }
 
-/// Min and max of every column, and whether every value is finite, in one pass over the
-/// matrix in its memory order (a row-major matrix is read row block by row block, not once
-/// per column).
-fn ranges(x: &ArrayView2<'_, f64>) -> (Vec<(f64, f64)>, bool) {
-    let f = x.ncols();
-    let empty = || (vec![(f64::INFINITY, f64::NEG_INFINITY); f], true);
-    let merge = |(mut a, fa): (Vec<(f64, f64)>, bool), (b, fb): (Vec<(f64, f64)>, bool)| {
-        for (p, q) in a.iter_mut().zip(b) {
-            p.0 = p.0.min(q.0);
-            p.1 = p.1.max(q.1);
-        }
-        (a, fa && fb)
-    };
-    if x.is_standard_layout() {
-        x.axis_chunks_iter(Axis(0), 4096)
-            .into_par_iter()
-            .map(|chunk| {
-                let (mut r, mut finite) = empty();
-                for row in chunk.rows() {
-                    for (m, &v) in r.iter_mut().zip(row) {
-                        m.0 = m.0.min(v);
-                        m.1 = m.1.max(v);
-                        finite &= v.is_finite();
-                    }
-                }
-                (r, finite)
-            })
-            .reduce(empty, merge)
-    } else {
-        let per: Vec<((f64, f64), bool)> = (0..f)
-            .into_par_iter()
-            .map(|j| {
-                x.column(j).iter().fold(
-                    ((f64::INFINITY, f64::NEG_INFINITY), true),
-                    |((lo, hi), fin), &v| ((lo.min(v), hi.max(v)), fin && v.is_finite()),
-                )
-            })
-            .collect();
-        let finite = per.iter().all(|p| p.1);
-        (per.into_iter().map(|p| p.0).collect(), finite)
-    }
+/// What one pass over a training matrix finds.
+struct Scan {
+    /// Min and max of every column.
+    ranges: Vec<(f64, f64)>,
+    /// Whether every value is finite.
+    finite: bool,
+    /// See [`IsolationForest::training_hash`].
+    hash: String,
 }
 
-/// SHA-256 over the row-major little-endian bytes of the matrix, hashed in 1 MiB pieces
-/// in parallel: the hash of the concatenated piece hashes, prefixed with the shape.
-fn matrix_hash(x: &ArrayView2<'_, f64>) -> String {
-    let rows_per_piece = (1 << 17) / x.ncols().max(1);
-    let pieces: Vec<[u8; 32]> = x
-        .axis_chunks_iter(Axis(0), rows_per_piece.max(1))
+/// Ranges, finiteness and the training hash in one parallel pass over the rows, a 1 MiB
+/// piece at a time, so that each piece is hashed and ranged while it is in cache.
+///
+/// The hash is SHA-256 over the shape and the SHA-256 of each piece's row-major
+/// little-endian bytes.
+fn scan(x: &ArrayView2<'_, f64>) -> Scan {
+    let f = x.ncols();
+    let rows_per_piece = ((1 << 17) / f.max(1)).max(1);
+    struct Piece {
+        digest: [u8; 32],
+        ranges: Vec<(f64, f64)>,
+        finite: bool,
+    }
+    let pieces: Vec<Piece> = x
+        .axis_chunks_iter(Axis(0), rows_per_piece)
         .into_par_iter()
-        .map(|chunk| {
-            let mut h = Sha256::new();
-            for v in chunk.iter() {
-                h.update(v.to_le_bytes());
+        .map_init(Vec::new, |bytes: &mut Vec<u8>, piece| {
+            bytes.clear();
+            let mut ranges = vec![(f64::INFINITY, f64::NEG_INFINITY); f];
+            let mut finite = true;
+            for row in piece.rows() {
+                for (m, &v) in ranges.iter_mut().zip(row) {
+                    m.0 = m.0.min(v);
+                    m.1 = m.1.max(v);
+                    finite &= v.is_finite();
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                }
             }
-            h.finalize().into()
+            Piece {
+                digest: Sha256::digest(&bytes[..]).into(),
+                ranges,
+                finite,
+            }
         })
         .collect();
+    let mut ranges = vec![(f64::INFINITY, f64::NEG_INFINITY); f];
+    let mut finite = true;
     let mut h = Sha256::new();
     h.update((x.nrows() as u64).to_le_bytes());
     h.update((x.ncols() as u64).to_le_bytes());
-    for p in &pieces {
-        h.update(p);
+    for piece in &pieces {
+        h.update(piece.digest);
+        for (m, p) in ranges.iter_mut().zip(&piece.ranges) {
+            m.0 = m.0.min(p.0);
+            m.1 = m.1.max(p.1);
+        }
+        finite &= piece.finite;
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    Scan {
+        ranges,
+        finite,
+        hash: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+    }
 }
 
 impl<D: Data<Elem = f64>, T> Fit<ArrayBase<D, Ix2>, T, Error> for IsolationForestValidParams {
@@ -187,7 +185,11 @@ fn fit_view(
     if n == 0 {
         return Err(Error::Empty);
     }
-    let (ranges, finite) = ranges(&x);
+    let Scan {
+        ranges,
+        finite,
+        hash,
+    } = scan(&x);
     if !finite {
         check_finite(&x, &names)?;
     }
@@ -251,13 +253,13 @@ fn fit_view(
         params: params.clone(),
         psi,
         training_rows: n,
-        training_hash: matrix_hash(&x),
+        training_hash: hash,
         constant_features,
         medians: stats.iter().map(|s| s.2).collect(),
         score_quantiles: Vec::new(),
         trees,
     };
-    let mut scores = forest.score_view(reference_x.view());
+    let (mut scores, _) = forest.score_view(reference_x.view());
     scores.sort_by(f64::total_cmp);
     forest.score_quantiles = (0..QUANTILES)
         .map(|q| {
@@ -342,16 +344,20 @@ impl IsolationForest {
         2f64.powf(-mean_path / c)
     }
 
-    fn score_view(&self, x: ArrayView2<'_, f64>) -> Vec<f64> {
+    /// Scores of every row, and whether every value read was finite (checked while the rows
+    /// are copied, so that [`IsolationForest::score`] needs no pass of its own).
+    fn score_view(&self, x: ArrayView2<'_, f64>) -> (Vec<f64>, bool) {
         let f = x.ncols();
         let flat: Vec<Option<FlatTree>> = self.trees.iter().map(FlatTree::from_tree).collect();
         let mut out = vec![0.0; x.nrows()];
-        out.par_chunks_mut(ROWS_PER_TASK)
+        let finite = out
+            .par_chunks_mut(ROWS_PER_TASK)
             .enumerate()
-            .for_each(|(task, chunk)| {
+            .map(|(task, chunk)| {
                 let start = task * ROWS_PER_TASK;
                 let mut sums = vec![0.0; chunk.len()];
                 let mut block = vec![0.0; BLOCK * f];
+                let mut finite = true;
                 for (b, sums) in sums.chunks_mut(BLOCK).enumerate() {
                     let first = start + b * BLOCK;
                     let rows = sums.len();
@@ -359,6 +365,7 @@ impl IsolationForest {
                     for r in 0..rows {
                         for (d, v) in block[r * f..(r + 1) * f].iter_mut().zip(x.row(first + r)) {
                             *d = *v;
+                            finite &= v.is_finite();
                         }
                     }
                     // Trees in a fixed order for every row: sums do not depend on threads.
@@ -377,11 +384,13 @@ impl IsolationForest {
                 for (o, s) in chunk.iter_mut().zip(sums) {
                     *o = self.score_from_path(s / n);
                 }
-            });
-        out
+                finite
+            })
+            .reduce(|| true, |a, b| a && b);
+        (out, finite)
     }
 
-    fn check_input(&self, x: &ArrayView2<'_, f64>) -> Result<()> {
+    fn check_width(&self, x: &ArrayView2<'_, f64>) -> Result<()> {
         if x.ncols() != self.feature_names.len() {
             return Err(Error::FeatureMismatch(format!(
                 "the model has {} features, the input {}",
@@ -389,13 +398,23 @@ impl IsolationForest {
                 x.ncols()
             )));
         }
+        Ok(())
+    }
+
+    fn check_input(&self, x: &ArrayView2<'_, f64>) -> Result<()> {
+        self.check_width(x)?;
         check_finite(x, &self.feature_names)
     }
 
     /// Anomaly scores in (0, 1], one per row. NaN or infinite input is refused.
     pub fn score(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
-        self.check_input(&x)?;
-        Ok(Array1::from(self.score_view(x)))
+        self.check_width(&x)?;
+        let (scores, finite) = self.score_view(x);
+        if !finite {
+            // Name the feature and row.
+            check_finite(&x, &self.feature_names)?;
+        }
+        Ok(Array1::from(scores))
     }
 
     /// The percentile (0–100) of a score among the training scores.
@@ -521,9 +540,9 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for Iso
     /// [`IsolationForest::score`] to have them refused with the feature's name).
     fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<f64>) {
         assert_eq!(x.nrows(), y.len(), "one target per row");
-        let scores = self.score_view(x.view());
+        let (scores, finite) = self.score_view(x.view());
         for ((o, s), row) in y.iter_mut().zip(scores).zip(x.axis_iter(Axis(0))) {
-            *o = if row.iter().all(|v| v.is_finite()) {
+            *o = if finite || row.iter().all(|v| v.is_finite()) {
                 s
             } else {
                 f64::NAN

@@ -70,7 +70,7 @@ mod tests {
     use linfa::DatasetBase;
     use linfa::ParamGuard;
     use linfa::traits::Fit;
-    use ndarray::{Array2, s};
+    use ndarray::{Array1, Array2, s};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -220,6 +220,26 @@ mod tests {
             f.score(x.view()),
             Err(Error::NonFinite { row: 42, .. })
         ));
+    }
+
+    #[test]
+    fn predict_gives_nan_only_for_rows_with_non_finite_values() {
+        use linfa::traits::Predict;
+        let clean = blob(300, 3, 0, 8);
+        let f = fit(&clean, IsolationForestParams::new());
+        let want = f.score(clean.view()).expect("finite");
+        assert_eq!(f.predict(&clean), want);
+        let mut x = clean.clone();
+        x[(7, 2)] = f64::NEG_INFINITY;
+        x[(250, 0)] = f64::NAN;
+        let got: Array1<f64> = f.predict(&x);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            if i == 7 || i == 250 {
+                assert!(g.is_nan(), "row {i}: {g}");
+            } else {
+                assert_eq!(g, w, "row {i}");
+            }
+        }
     }
 
     #[test]
