@@ -243,7 +243,7 @@ impl State<'_> {
                 let groups: Vec<usize> = (0..pf.row_groups()).collect();
                 let total: i64 = pf.metadata.metadata().file_metadata().num_rows();
                 self.dedup.reserve(usize::try_from(total).unwrap_or(0));
-                for round in groups.chunks(k) {
+                let convert = |round: &[usize]| -> Result<Vec<ChunkResult>> {
                     let results: Vec<Vec<ChunkResult>> = round
                         .par_iter()
                         .map(|&rg| {
@@ -252,7 +252,19 @@ impl State<'_> {
                             )
                         })
                         .collect::<Result<_>>()?;
-                    self.commit(results.into_iter().flatten().collect(), conv.plan, fr)?;
+                    Ok(results.into_iter().flatten().collect())
+                };
+                let mut rounds = groups.chunks(k);
+                let mut current = rounds.next().map(convert).transpose()?;
+                while let Some(results) = current {
+                    // Convert the next round while this one's ids are checked.
+                    let dedup = &mut self.dedup;
+                    let (next, dups) = rayon::join(
+                        || rounds.next().map(convert).transpose(),
+                        || dedup.check(&results),
+                    );
+                    self.commit(results, dups, conv.plan, fr)?;
+                    current = next?;
                 }
                 Ok(())
             }
@@ -301,7 +313,9 @@ impl State<'_> {
                                 .collect::<Result<Vec<_>>>()
                         },
                     );
-                    self.commit(results?, conv.plan, fr)?;
+                    let results = results?;
+                    let dups = self.dedup.check(&results);
+                    self.commit(results, dups, conv.plan, fr)?;
                     current = next?;
                 }
                 Ok(())
@@ -309,14 +323,15 @@ impl State<'_> {
         }
     }
 
-    /// Commits a round in input order: duplicates, rejects, accepted rows.
+    /// Commits a round in input order: rejects, then accepted rows without the duplicates
+    /// `dups` ([`Dedup::check`] of the same round) names.
     fn commit(
         &mut self,
         results: Vec<ChunkResult>,
+        dups: Vec<Vec<u32>>,
         plan: &FilePlan,
         fr: &mut FileReport,
     ) -> Result<()> {
-        let dups = self.dedup.check(&results);
         let id_column = plan
             .sources
             .iter()
