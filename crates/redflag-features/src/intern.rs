@@ -21,7 +21,7 @@ pub struct Interned {
 
 /// A dictionary built by one task over a contiguous run of arrays.
 struct Local<'a> {
-    short: HashMap<u128, u32>,
+    short: ShortTable,
     long: HashMap<&'a str, u32>,
     names: Vec<&'a str>,
     /// Local codes of each array of the run.
@@ -43,31 +43,76 @@ fn same(a: &StringArray, b: &StringArray) -> bool {
 }
 
 impl<'a> Local<'a> {
-    fn code(&mut self, text: &'a str) -> u32 {
-        let next = self.names.len() as u32;
-        let names = &mut self.names;
-        let mut add = || {
-            names.push(text);
-            next
-        };
-        match Key::of(text) {
-            Key::Short(k) => *self.short.entry(k).or_insert_with(&mut add),
-            Key::Long(t) => *self.long.entry(t).or_insert_with(add),
+    fn new() -> Self {
+        Local {
+            short: ShortTable::new(),
+            long: HashMap::new(),
+            names: Vec::new(),
+            codes: Vec::new(),
+            memo: None,
         }
+    }
+
+    fn code(&mut self, text: &'a str) -> u32 {
+        match Key::of(text) {
+            Key::Short(k) => self.short_code(k, ShortTable::hash(k), text),
+            Key::Long(t) => {
+                let next = self.names.len() as u32;
+                let names = &mut self.names;
+                *self.long.entry(t).or_insert_with(|| {
+                    names.push(t);
+                    next
+                })
+            }
+        }
+    }
+
+    fn short_code(&mut self, key: u128, hash: u64, text: &'a str) -> u32 {
+        let next = self.names.len() as u32;
+        let code = self.short.code(key, hash, next);
+        if code == next {
+            self.names.push(text);
+        }
+        code
+    }
+
+    /// Codes of plain (not dictionary-encoded) text, [`LOOKAHEAD`] rows at a time: the
+    /// batch's home slots are read first, so that their cache misses overlap, then each row
+    /// is looked up or added in order.
+    fn plain(&mut self, a: &Text<'a>, exclude: Option<&str>) -> Vec<u32> {
+        let n = a.len();
+        let mut out = Vec::with_capacity(n);
+        let mut keys = [(0u128, 0u64); LOOKAHEAD];
+        let mut texts: [Option<&'a str>; LOOKAHEAD] = [None; LOOKAHEAD];
+        for start in (0..n).step_by(LOOKAHEAD) {
+            let rows = (n - start).min(LOOKAHEAD);
+            for j in 0..rows {
+                texts[j] = a.get(start + j).filter(|t| exclude != Some(*t));
+                if let Some(Key::Short(k)) = texts[j].map(Key::of) {
+                    keys[j] = (k, ShortTable::hash(k));
+                }
+            }
+            // A loop of independent loads and nothing else, so that they all overlap.
+            let touched = keys[..rows]
+                .iter()
+                .fold(0u32, |acc, &(_, h)| acc ^ self.short.touch(h));
+            std::hint::black_box(touched);
+            for j in 0..rows {
+                out.push(match texts[j] {
+                    None => NONE,
+                    Some(t) if t.len() < 16 => self.short_code(keys[j].0, keys[j].1, t),
+                    Some(t) => self.code(t),
+                });
+            }
+        }
+        out
     }
 
     /// The local code of every row of `a` ([`NONE`] for nulls and `exclude`).
     fn array(&mut self, a: &Text<'a>, exclude: Option<&str>) -> Vec<u32> {
         let (keys, values) = match *a {
             Text::Dict { keys, values, .. } => (keys, values),
-            _ => {
-                return (0..a.len())
-                    .map(|i| match a.get(i) {
-                        Some(text) if exclude != Some(text) => self.code(text),
-                        _ => NONE,
-                    })
-                    .collect();
-            }
+            _ => return self.plain(a, exclude),
         };
         let mut memo = match self.memo.take() {
             Some((v, m)) if same(v, values) => m,
@@ -108,13 +153,7 @@ pub fn intern<'a>(columns: &[Vec<Text<'a>>], exclude: Option<&str>) -> Interned 
     let locals: Vec<Local<'_>> = arrays
         .par_chunks(per_task)
         .map(|run| {
-            let mut local = Local {
-                short: HashMap::new(),
-                long: HashMap::new(),
-                names: Vec::new(),
-                codes: Vec::with_capacity(run.len()),
-                memo: None,
-            };
+            let mut local = Local::new();
             for a in run {
                 let codes = local.array(a, exclude);
                 local.codes.push(codes);
@@ -125,13 +164,7 @@ pub fn intern<'a>(columns: &[Vec<Text<'a>>], exclude: Option<&str>) -> Interned 
 
     // Merge: global codes in order of first appearance (hash lookups on packed keys), then
     // renumbered in sorted text order (comparing 16-byte big-endian prefixes first).
-    let mut global = Local {
-        short: HashMap::new(),
-        long: HashMap::new(),
-        names: Vec::new(),
-        codes: Vec::new(),
-        memo: None,
-    };
+    let mut global = Local::new();
     let firsts: Vec<Vec<u32>> = locals
         .iter()
         .map(|l| l.names.iter().map(|n| global.code(n)).collect())
@@ -195,14 +228,115 @@ enum Key<'a> {
 impl<'a> Key<'a> {
     fn of(text: &'a str) -> Key<'a> {
         let b = text.as_bytes();
-        if b.len() < 16 {
-            let mut buf = [0u8; 16];
-            buf[..b.len()].copy_from_slice(b);
-            buf[15] = b.len() as u8;
-            Key::Short(u128::from_le_bytes(buf))
-        } else {
-            Key::Long(text)
+        let n = b.len();
+        // Bytes `0..n` little-endian, zeros up to byte 15, which holds `n`: read as two
+        // (possibly overlapping) fixed-size words rather than a variable-length copy.
+        let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
+        let half = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap_or([0; 4]));
+        let packed: u128 = match n {
+            16.. => return Key::Long(text),
+            8.. => {
+                let tail = u128::from(word(n - 8)) >> (8 * (16 - n));
+                u128::from(word(0)) | (tail << 64)
+            }
+            4.. => {
+                let tail = u64::from(half(n - 4)) >> (8 * (8 - n));
+                u128::from(u64::from(half(0)) | (tail << 32))
+            }
+            _ => b
+                .iter()
+                .enumerate()
+                .fold(0u128, |k, (i, &c)| k | (u128::from(c) << (8 * i))),
+        };
+        Key::Short(packed | (u128::from(n as u8) << 120))
+    }
+}
+
+/// Rows whose home slots are read ahead of their lookups in [`Local::plain`].
+const LOOKAHEAD: usize = 16;
+
+/// One slot of a [`ShortTable`].
+#[derive(Clone, Copy)]
+struct Slot {
+    key: u128,
+    code: u32,
+}
+
+/// Packed short keys (see [`Key`]) to codes: open addressing with linear probing in a
+/// power-of-two array kept at most half full, so that a lookup usually reads one slot. An
+/// empty slot holds [`EMPTY`], which no packed text equals (its length byte would be 255).
+struct ShortTable {
+    slots: Vec<Slot>,
+    /// 64 − log2(slots): a hash's top bits pick its home slot.
+    shift: u32,
+    len: usize,
+}
+
+const EMPTY: u128 = u128::MAX;
+
+impl ShortTable {
+    fn new() -> Self {
+        Self::with_slots(1 << 10)
+    }
+
+    fn with_slots(n: usize) -> Self {
+        ShortTable {
+            slots: vec![
+                Slot {
+                    key: EMPTY,
+                    code: NONE
+                };
+                n
+            ],
+            shift: 64 - n.trailing_zeros(),
+            len: 0,
         }
+    }
+
+    fn hash(key: u128) -> u64 {
+        let (lo, hi) = (key as u64, (key >> 64) as u64);
+        let x = (lo ^ hi.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (x ^ (x >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    }
+
+    fn home(&self, hash: u64) -> usize {
+        (hash >> self.shift) as usize
+    }
+
+    /// Reads the home slot of `hash` (to bring it into cache ahead of its lookup).
+    fn touch(&self, hash: u64) -> u32 {
+        self.slots[self.home(hash)].code
+    }
+
+    /// The code of `key`, which gets `next` if it is new.
+    fn code(&mut self, key: u128, hash: u64, next: u32) -> u32 {
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(hash);
+        loop {
+            let s = self.slots[i];
+            if s.key == key {
+                return s.code;
+            }
+            if s.key == EMPTY {
+                self.slots[i] = Slot { key, code: next };
+                self.len += 1;
+                return next;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let mut bigger = Self::with_slots(self.slots.len() * 2);
+        for s in &self.slots {
+            if s.key != EMPTY {
+                bigger.code(s.key, Self::hash(s.key), s.code);
+            }
+        }
+        *self = bigger;
     }
 }
 
@@ -232,6 +366,63 @@ mod tests {
         assert_eq!(got.names, ["a", long, "b", "c", "d"]);
         assert_eq!(got.codes[0], [2, NONE, NONE, 0, 3, 1]);
         assert_eq!(got.codes[1], [1, 4, 2, 2, NONE, 3]);
+    }
+
+    #[test]
+    fn short_keys_pack_bytes_then_length() {
+        let text = "0123456789abcdefg";
+        for n in 0..=16 {
+            let t = &text[..n];
+            match Key::of(t) {
+                Key::Short(k) => {
+                    let mut buf = [0u8; 16];
+                    buf[..n].copy_from_slice(t.as_bytes());
+                    buf[15] = n as u8;
+                    assert_eq!(k, u128::from_le_bytes(buf), "length {n}");
+                }
+                Key::Long(l) => assert!(n == 16 && l == t, "length {n}"),
+            }
+        }
+    }
+
+    #[test]
+    fn many_values_across_table_growth_match_a_sorted_reference() {
+        use std::collections::BTreeSet;
+        // 6,000 distinct ids (short, 15-byte and long), each seen several times, in arrays
+        // whose lengths are not multiples of the lookahead, with nulls and an excluded value.
+        let id = |i: usize| match i % 3 {
+            0 => format!("ACC{i:09}"),
+            1 => format!("W{i:014}"),
+            _ => format!("customer-{i:08}-long-form"),
+        };
+        let rows: Vec<Option<String>> = (0..50_021)
+            .map(|r| match r % 97 {
+                0 => None,
+                1 => Some("CASH".to_owned()),
+                _ => Some(id((r * 7919) % 6_000)),
+            })
+            .collect();
+        let arrays: Vec<StringArray> = rows
+            .chunks(4_999)
+            .map(|c| StringArray::from(c.to_vec()))
+            .collect();
+        let texts: Vec<Text<'_>> = arrays.iter().map(|a| Text::of(a).expect("text")).collect();
+        let got = intern(&[texts], Some("CASH"));
+        let distinct: Vec<String> = rows
+            .iter()
+            .flatten()
+            .filter(|t| *t != "CASH")
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(got.names, distinct);
+        for (r, (row, &code)) in rows.iter().zip(&got.codes[0]).enumerate() {
+            match row.as_deref() {
+                None | Some("CASH") => assert_eq!(code, NONE, "row {r}"),
+                Some(t) => assert_eq!(got.names[code as usize], t, "row {r}"),
+            }
+        }
     }
 
     #[test]
