@@ -330,18 +330,34 @@ impl IsolationForest {
         &self.medians
     }
 
-    /// Mean path length of one row over the trees.
-    fn mean_path(&self, row: &[f64]) -> f64 {
-        let sum: f64 = self.trees.iter().map(|t| t.path_length(row)).sum();
-        sum / self.trees.len() as f64
-    }
-
     fn score_from_path(&self, mean_path: f64) -> f64 {
         let c = average_path_length(self.psi);
         if c == 0.0 {
             return 0.5;
         }
         2f64.powf(-mean_path / c)
+    }
+
+    /// Adds each row's path lengths, summed over the trees, to `sums`: `block` holds the rows
+    /// row-major, `f` values each (at most [`BLOCK`] rows, so that they stay in L1). Trees
+    /// are taken in a fixed order for every row, so sums do not depend on threads.
+    fn add_path_lengths(
+        &self,
+        flat: &[Option<FlatTree>],
+        block: &[f64],
+        f: usize,
+        sums: &mut [f64],
+    ) {
+        for (tree, flat) in self.trees.iter().zip(flat) {
+            match flat {
+                Some(ft) => ft.add_path_lengths(block, f, sums),
+                None => {
+                    for (r, s) in sums.iter_mut().enumerate() {
+                        *s += tree.path_length(&block[r * f..(r + 1) * f]);
+                    }
+                }
+            }
+        }
     }
 
     /// Scores of every row, and whether every value read was finite (checked while the rows
@@ -368,17 +384,7 @@ impl IsolationForest {
                             finite &= v.is_finite();
                         }
                     }
-                    // Trees in a fixed order for every row: sums do not depend on threads.
-                    for (tree, flat) in self.trees.iter().zip(&flat) {
-                        match flat {
-                            Some(ft) => ft.add_path_lengths(&block[..rows * f], f, sums),
-                            None => {
-                                for (r, s) in sums.iter_mut().enumerate() {
-                                    *s += tree.path_length(&block[r * f..(r + 1) * f]);
-                                }
-                            }
-                        }
-                    }
+                    self.add_path_lengths(&flat, &block[..rows * f], f, sums);
                 }
                 let n = self.trees.len() as f64;
                 for (o, s) in chunk.iter_mut().zip(sums) {
@@ -446,23 +452,40 @@ impl IsolationForest {
         for t in &self.trees {
             t.used_features(&mut used);
         }
+        let flat: Vec<Option<FlatTree>> = self.trees.iter().map(FlatTree::from_tree).collect();
+        let n_trees = self.trees.len() as f64;
         let mut out = Array2::<f64>::zeros((x.nrows(), f));
+        if f == 0 {
+            return Ok(out);
+        }
         out.axis_iter_mut(Axis(0))
             .into_par_iter()
             .enumerate()
-            .for_each(|(i, mut o)| {
-                let mut row: Vec<f64> = x.row(i).to_vec();
-                let base = self.mean_path(&row);
-                for j in 0..f {
-                    if !used[j] || row[j] == self.medians[j] {
-                        continue;
+            .for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(block, changed): &mut (Vec<f64>, Vec<usize>), (i, mut o)| {
+                    // The row, then one copy per feature that can move it, set to the median;
+                    // all walk the trees together in the lockstep blocks scoring uses.
+                    let row = x.row(i);
+                    changed.clear();
+                    changed.extend((0..f).filter(|&j| used[j] && row[j] != self.medians[j]));
+                    block.clear();
+                    block.extend(row.iter());
+                    for &j in changed.iter() {
+                        let at = block.len();
+                        block.extend(row.iter());
+                        block[at + j] = self.medians[j];
                     }
-                    let keep = row[j];
-                    row[j] = self.medians[j];
-                    o[j] = self.mean_path(&row) - base;
-                    row[j] = keep;
-                }
-            });
+                    let mut sums = vec![0.0; 1 + changed.len()];
+                    for (rows, sums) in block.chunks(BLOCK * f).zip(sums.chunks_mut(BLOCK)) {
+                        self.add_path_lengths(&flat, rows, f, sums);
+                    }
+                    let base = sums[0] / n_trees;
+                    for (&j, s) in changed.iter().zip(&sums[1..]) {
+                        o[j] = s / n_trees - base;
+                    }
+                },
+            );
         Ok(out)
     }
 
@@ -552,5 +575,57 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for Iso
 
     fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<f64> {
         Array1::zeros(x.nsamples())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linfa::ParamGuard;
+    use rand::Rng;
+
+    #[test]
+    fn attributions_match_their_definition_tree_by_tree() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        // 5 features, the last constant; a few far rows; 21 rows scored (lanes + remainder).
+        let x = Array2::from_shape_fn((400, 5), |(i, j)| match j {
+            4 => 1.0,
+            _ if i % 50 == 0 => rng.gen_range(5.0..9.0),
+            _ => rng.gen_range(-1.0..1.0),
+        });
+        for split in [SplitKind::AxisParallel, SplitKind::Extended] {
+            let params = crate::IsolationForestParams::new()
+                .n_trees(30)
+                .max_features(0.75)
+                .split(split)
+                .seed(4)
+                .check()
+                .expect("params");
+            let names = (0..5).map(|j| format!("f{j}")).collect();
+            let forest = IsolationForest::fit_named(&params, x.view(), names).expect("fit");
+            let rows = x.slice(ndarray::s![..21, ..]);
+            let got = forest.attributions(rows).expect("attributions");
+            let mut used = vec![false; 5];
+            for t in &forest.trees {
+                t.used_features(&mut used);
+            }
+            let mean = |row: &[f64]| {
+                let sum: f64 = forest.trees.iter().map(|t| t.path_length(row)).sum();
+                sum / forest.trees.len() as f64
+            };
+            for (i, row) in rows.rows().into_iter().enumerate() {
+                let row = row.to_vec();
+                for j in 0..5 {
+                    let want = if !used[j] || row[j] == forest.medians[j] {
+                        0.0
+                    } else {
+                        let mut moved = row.clone();
+                        moved[j] = forest.medians[j];
+                        mean(&moved) - mean(&row)
+                    };
+                    assert_eq!(got[(i, j)], want, "{split:?} row {i} feature {j}");
+                }
+            }
+        }
     }
 }
