@@ -916,13 +916,13 @@ impl Links {
         let from = as_of - 30 * DAY;
         // Per batch, in parallel: (alert, amount, txn id) hits, alert pairs to join into cases,
         // payments between alerted entities, and (account, holder) pairs of alerted entities.
-        type BatchLinks = (
-            Vec<(usize, f64, String)>,
+        type BatchLinks<'b> = (
+            Vec<(usize, f64, &'b str)>,
             Vec<(usize, usize)>,
             Vec<(usize, usize, f64)>,
             Vec<(usize, usize)>,
         );
-        let per_batch: Vec<BatchLinks> = batches
+        let per_batch: Vec<BatchLinks<'_>> = batches
             .par_iter()
             .map(|b| {
                 let mut hits_out = Vec::new();
@@ -982,7 +982,7 @@ impl Links {
                     let hits = [ps, pr, cs, cr];
                     let mut first = None;
                     for k in hits.into_iter().flatten() {
-                        hits_out.push((k, amount.value(i), txn.value(i).to_owned()));
+                        hits_out.push((k, amount.value(i), txn.value(i)));
                         match first {
                             None => first = Some(k),
                             Some(f) => pairs.push((f, k)),
@@ -994,7 +994,8 @@ impl Links {
                 (hits_out, pairs, inner, owners)
             })
             .collect();
-        let mut found: Vec<Vec<(f64, String)>> = vec![Vec::new(); keys.len()];
+        // Transaction ids stay borrowed from the batches until the few kept as evidence.
+        let mut found: Vec<Vec<(f64, &str)>> = vec![Vec::new(); keys.len()];
         let mut parent: Vec<usize> = (0..keys.len()).collect();
         let mut paid_in = vec![0.0; keys.len()];
         let mut paid_out = vec![0.0; keys.len()];
@@ -1017,9 +1018,12 @@ impl Links {
         let evidence = found
             .into_iter()
             .map(|mut v| {
-                v.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                v.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
                 v.dedup_by(|a, b| a.1 == b.1);
-                v.into_iter().take(EVIDENCE).map(|(_, id)| id).collect()
+                v.into_iter()
+                    .take(EVIDENCE)
+                    .map(|(_, id)| id.to_owned())
+                    .collect()
             })
             .collect();
         // Inside each case, the entity that nets the most from the others is where the money
@@ -1097,7 +1101,9 @@ fn collect_flows(
     as_of: i64,
 ) -> Vec<Flow> {
     let from = as_of - 30 * DAY;
-    let per_batch: Vec<HashMap<(String, String), (f64, u32)>> = batches
+    /// Amount and count per (payer, payee), borrowed from the batches.
+    type Sums<'b> = HashMap<(&'b str, &'b str), (f64, u32)>;
+    let per_batch: Vec<Sums<'_>> = batches
         .par_iter()
         .map(|b| {
             let mut flows = HashMap::new();
@@ -1123,16 +1129,14 @@ fn collect_flows(
                 {
                     continue;
                 }
-                let f = flows
-                    .entry((s.value(i).to_owned(), r.value(i).to_owned()))
-                    .or_insert((0.0, 0));
+                let f = flows.entry((s.value(i), r.value(i))).or_insert((0.0, 0));
                 f.0 += amount.value(i);
                 f.1 += 1;
             }
             flows
         })
         .collect();
-    let mut total: HashMap<(String, String), (f64, u32)> = HashMap::new();
+    let mut total: Sums<'_> = HashMap::new();
     for flows in per_batch {
         for (key, (amount, count)) in flows {
             let f = total.entry(key).or_insert((0.0, 0));
@@ -1143,8 +1147,8 @@ fn collect_flows(
     let mut flows: Vec<Flow> = total
         .into_iter()
         .map(|((from, to), (amount, count))| Flow {
-            from,
-            to,
+            from: from.to_owned(),
+            to: to.to_owned(),
             amount,
             count,
         })
