@@ -658,7 +658,7 @@ impl Converter<'_> {
         if dt.is_numeric() {
             let v = cast(raw, &DataType::Float64)?;
             let v = v.as_primitive::<Float64Type>();
-            if v.null_count() == 0 && v.values().iter().all(|&x| x.is_finite() && x > 0.0) {
+            if v.null_count() == 0 && v.values().iter().all(|&x| check_amount(x).is_ok()) {
                 // Every amount valid (the usual case): the values as they are, without a copy.
                 return Ok(Arc::new(Float64Array::new(v.values().clone(), None)));
             }
