@@ -12,7 +12,6 @@ use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
 use hashbrown::HashMap;
-use hashbrown::hash_map::Entry;
 use rayon::prelude::*;
 use redflag_schema::columns::TXN_ID;
 use redflag_schema::{Column, transactions_schema};
@@ -261,9 +260,9 @@ impl State<'_> {
                     let dedup = &mut self.dedup;
                     let (next, dups) = rayon::join(
                         || rounds.next().map(convert).transpose(),
-                        || dedup.check(&results),
+                        || dedup.check(&results, path),
                     );
-                    self.commit(results, dups, conv.plan, fr)?;
+                    self.commit(results, dups?, conv.plan, fr)?;
                     current = next?;
                 }
                 Ok(())
@@ -314,7 +313,7 @@ impl State<'_> {
                         },
                     );
                     let results = results?;
-                    let dups = self.dedup.check(&results);
+                    let dups = self.dedup.check(&results, path)?;
                     self.commit(results, dups, conv.plan, fr)?;
                     current = next?;
                 }
@@ -407,35 +406,96 @@ impl State<'_> {
     }
 }
 
-/// Where an accepted `txn_id` was first seen: chunk number and row in that chunk's batch.
-#[derive(Debug, Clone, Copy)]
-struct RowRef {
-    chunk: u32,
-    row: u32,
-}
-
-#[derive(Default)]
-struct Shard {
-    first: HashMap<u64, RowRef>,
-    /// Distinct ids whose 64-bit hashes collide with an earlier id's.
-    collided: HashMap<u64, Vec<RowRef>>,
-}
-
-/// The duplicate check: 64-bit hashes in sharded maps (checked in parallel), every hash match
-/// confirmed on the id text.
+/// The duplicate check. Each id's 64-bit hash picks one of [`SHARDS`] tables (checked in
+/// parallel) by its top bits and gives a 32-bit fingerprint from the bits below; a table slot
+/// holds the fingerprint and the global row number of the first id seen with it. Every
+/// fingerprint match is confirmed on the id text, so a collision never rejects a row.
+///
+/// A round's ids are counting-sorted by their slot's position before they are looked up, so the
+/// lookups sweep each table in address order instead of missing cache and TLB on every row; the
+/// sort is stable, so of two equal ids the earlier row is still the one kept.
 struct Dedup {
     shards: Vec<Shard>,
     /// The `txn_id` array of every chunk so far.
     ids: Vec<ArrayRef>,
+    /// The global row number of each chunk's first row.
+    starts: Vec<u64>,
+    /// Rows in all chunks so far.
+    rows: u64,
 }
 
 const SHARDS: usize = 16;
+const SHARD_BITS: u32 = SHARDS.trailing_zeros();
+/// Bits of a fingerprint that order a round's ids before lookup.
+const SORT_BITS: u32 = 12;
+/// An empty [`Shard`] slot. Rows are numbered below `u32::MAX - 1`, so no entry is all ones.
+const EMPTY: u64 = u64::MAX;
+
+/// An open-addressing table of (fingerprint, global row), packed high and low in a `u64`;
+/// [`EMPTY`] is an empty slot. Its home slot is the fingerprint's top bits, so it can grow
+/// without the hashes; linear probing; at most 3/4 full.
+///
+/// Empty is all ones rather than zero so that a new table is written when it is made (one
+/// sequential pass of page faults) instead of being mapped to the kernel's zero page and then
+/// copied on the first write of each page, a fault that interrupts the other cores too.
+#[derive(Default)]
+struct Shard {
+    slots: Vec<u64>,
+    len: usize,
+    /// Distinct ids whose fingerprints equal an earlier id's: fingerprint → global rows.
+    collided: HashMap<u32, Vec<u32>>,
+}
+
+impl Shard {
+    fn bits(&self) -> u32 {
+        self.slots.len().trailing_zeros()
+    }
+
+    /// Makes room for `more` entries.
+    fn reserve(&mut self, more: usize) {
+        let need = self.len + more;
+        if !self.slots.is_empty() && need * 4 <= self.slots.len() * 3 {
+            return;
+        }
+        let cap = (need * 4 / 3 + 1).next_power_of_two().max(1024);
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY; cap]);
+        let shift = 32 - self.bits();
+        let mask = cap - 1;
+        for s in old.into_iter().filter(|&s| s != EMPTY) {
+            let mut i = ((s >> 32) as u32 >> shift) as usize;
+            while self.slots[i] != EMPTY {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = s;
+        }
+    }
+
+    /// Looks `fp` up: the first row stored with it, else stores `row` and returns `None`.
+    fn first_or_insert(&mut self, fp: u32, row: u32) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut i = (fp >> (32 - self.bits())) as usize;
+        loop {
+            let s = self.slots[i];
+            if s == EMPTY {
+                self.slots[i] = (u64::from(fp) << 32) | u64::from(row);
+                self.len += 1;
+                return None;
+            }
+            if (s >> 32) as u32 == fp {
+                return Some(s as u32);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
 
 impl Default for Dedup {
     fn default() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             ids: Vec::new(),
+            starts: Vec::new(),
+            rows: 0,
         }
     }
 }
@@ -443,84 +503,134 @@ impl Default for Dedup {
 impl Dedup {
     fn reserve(&mut self, rows: usize) {
         for s in &mut self.shards {
-            s.first.reserve(rows / SHARDS + 1);
+            s.reserve(rows / SHARDS + 1);
         }
     }
 
     /// For each result, the rows of its batch whose id was seen before (in earlier rounds, in
     /// earlier results of this round, or earlier in the same batch).
-    fn check(&mut self, results: &[ChunkResult]) -> Vec<Vec<u32>> {
-        let base = self.ids.len();
-        for r in results {
-            let ids = r
-                .converted
-                .batch
-                .column_by_name(TXN_ID)
-                .cloned()
-                .unwrap_or_else(|| {
-                    arrow::array::new_empty_array(&arrow::datatypes::DataType::Utf8)
-                });
-            self.ids.push(ids);
-        }
-        let buckets: Vec<Vec<Vec<(u64, u32)>>> = results
-            .par_iter()
+    fn check(&mut self, results: &[ChunkResult], path: &Path) -> Result<Vec<Vec<u32>>> {
+        let chunks: Vec<(ArrayRef, &[u64])> = results
+            .iter()
             .map(|r| {
-                let mut b: Vec<Vec<(u64, u32)>> = vec![Vec::new(); SHARDS];
-                for (row, &h) in r.hashes.iter().enumerate() {
-                    b[(h >> 60) as usize % SHARDS].push((h, row as u32));
+                let ids = r
+                    .converted
+                    .batch
+                    .column_by_name(TXN_ID)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        arrow::array::new_empty_array(&arrow::datatypes::DataType::Utf8)
+                    });
+                (ids, r.hashes.as_slice())
+            })
+            .collect();
+        self.check_hashed(chunks, path)
+    }
+
+    /// [`Dedup::check`] on each chunk's ids and their hashes.
+    fn check_hashed(
+        &mut self,
+        chunks: Vec<(ArrayRef, &[u64])>,
+        path: &Path,
+    ) -> Result<Vec<Vec<u32>>> {
+        let base = self.ids.len();
+        for (ids, hashes) in &chunks {
+            self.starts.push(self.rows);
+            self.rows += hashes.len() as u64;
+            self.ids.push(ids.clone());
+        }
+        if self.rows > u64::from(u32::MAX - 1) {
+            return Err(Error::format(
+                path,
+                format!(
+                    "more than {} rows in one run; the duplicate txn_id check numbers rows in \
+                     32 bits, so split the input into several runs",
+                    u32::MAX - 1
+                ),
+            ));
+        }
+        // Per result, per shard: (fingerprint, global row), in row order.
+        let buckets: Vec<Vec<Vec<(u32, u32)>>> = chunks
+            .par_iter()
+            .enumerate()
+            .map(|(ci, (_, hashes))| {
+                let start = self.starts[base + ci] as u32;
+                let mut b: Vec<Vec<(u32, u32)>> = vec![Vec::new(); SHARDS];
+                for (row, &h) in hashes.iter().enumerate() {
+                    let fp = (h << SHARD_BITS >> 32) as u32;
+                    b[(h >> (64 - SHARD_BITS)) as usize].push((fp, start + row as u32));
                 }
                 b
             })
             .collect();
         let ids = &self.ids;
-        let text = |r: RowRef| -> &str {
-            let a = ids[r.chunk as usize].as_string::<i32>();
-            a.value(r.row as usize)
+        let starts = &self.starts;
+        let text = |g: u32| -> &str {
+            let chunk = starts.partition_point(|&s| s <= u64::from(g)) - 1;
+            let a = ids[chunk].as_string::<i32>();
+            a.value((u64::from(g) - starts[chunk]) as usize)
         };
-        let found: Vec<Vec<(usize, u32)>> = self
+        let found: Vec<Vec<u32>> = self
             .shards
             .par_iter_mut()
             .enumerate()
             .map(|(s, shard)| {
+                let n: usize = buckets.iter().map(|b| b[s].len()).sum();
+                shard.reserve(n);
+                let sorted = sort_by_top_bits(buckets.iter().map(|b| &b[s]), n);
                 let mut dups = Vec::new();
-                for (ri, b) in buckets.iter().enumerate() {
-                    for &(h, row) in &b[s] {
-                        let this = RowRef {
-                            chunk: (base + ri) as u32,
-                            row,
-                        };
-                        match shard.first.entry(h) {
-                            Entry::Vacant(v) => {
-                                v.insert(this);
-                            }
-                            Entry::Occupied(o) => {
-                                let t = text(this);
-                                if text(*o.get()) == t {
-                                    dups.push((ri, row));
-                                } else {
-                                    let list = shard.collided.entry(h).or_default();
-                                    if list.iter().any(|&x| text(x) == t) {
-                                        dups.push((ri, row));
-                                    } else {
-                                        list.push(this);
-                                    }
-                                }
-                            }
-                        }
+                for (fp, g) in sorted {
+                    let Some(first) = shard.first_or_insert(fp, g) else {
+                        continue;
+                    };
+                    let t = text(g);
+                    if text(first) == t {
+                        dups.push(g);
+                        continue;
+                    }
+                    let list = shard.collided.entry(fp).or_default();
+                    if list.iter().any(|&x| text(x) == t) {
+                        dups.push(g);
+                    } else {
+                        list.push(g);
                     }
                 }
                 dups
             })
             .collect();
-        let mut out = vec![Vec::new(); results.len()];
-        for (ri, row) in found.into_iter().flatten() {
-            out[ri].push(row);
+        let mut out = vec![Vec::new(); chunks.len()];
+        for g in found.into_iter().flatten() {
+            let ci = starts.partition_point(|&s| s <= u64::from(g)) - 1;
+            out[ci - base].push((u64::from(g) - starts[ci]) as u32);
         }
         for v in &mut out {
             v.sort_unstable();
         }
-        out
+        Ok(out)
     }
+}
+
+/// The pairs of `parts`, in order, stably counting-sorted by the top [`SORT_BITS`] bits of the
+/// fingerprint.
+fn sort_by_top_bits<'a>(
+    parts: impl Iterator<Item = &'a Vec<(u32, u32)>> + Clone,
+    n: usize,
+) -> Vec<(u32, u32)> {
+    let shift = 32 - SORT_BITS;
+    let mut at = vec![0usize; (1 << SORT_BITS) + 1];
+    for &(fp, _) in parts.clone().flatten() {
+        at[(fp >> shift) as usize + 1] += 1;
+    }
+    for i in 1..at.len() {
+        at[i] += at[i - 1];
+    }
+    let mut out = vec![(0, 0); n];
+    for &(fp, g) in parts.flatten() {
+        let k = (fp >> shift) as usize;
+        out[at[k]] = (fp, g);
+        at[k] += 1;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -567,6 +677,90 @@ mod tests {
             .map(RecordBatch::get_array_memory_size)
             .sum();
         assert!(two.memory_size() < naive);
+    }
+
+    /// The duplicate rows of `chunks` by a set of the texts seen so far.
+    fn reference_dups(chunks: &[Vec<String>]) -> Vec<Vec<u32>> {
+        let mut seen = std::collections::HashSet::new();
+        chunks
+            .iter()
+            .map(|c| {
+                (0..c.len() as u32)
+                    .filter(|&i| !seen.insert(c[i as usize].clone()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn check_all(chunks: &[Vec<String>], hash: impl Fn(&str) -> u64) -> Vec<Vec<u32>> {
+        let mut d = Dedup::default();
+        let mut out = Vec::new();
+        // Two chunks per round, as the readers hand them over.
+        for round in chunks.chunks(2) {
+            let arrays: Vec<(ArrayRef, Vec<u64>)> = round
+                .iter()
+                .map(|c| {
+                    let a: ArrayRef = std::sync::Arc::new(arrow::array::StringArray::from(
+                        c.iter().map(String::as_str).collect::<Vec<_>>(),
+                    ));
+                    (a, c.iter().map(|s| hash(s)).collect())
+                })
+                .collect();
+            let input = arrays
+                .iter()
+                .map(|(a, h)| (a.clone(), h.as_slice()))
+                .collect();
+            out.extend(d.check_hashed(input, Path::new("t.csv")).expect("check"));
+        }
+        out
+    }
+
+    #[test]
+    fn duplicate_check_matches_a_set_across_table_growth_and_hash_collisions() {
+        // 30 chunks of 700 ids drawn from 9,000 values: the tables start at 1,024 slots with no
+        // reserve and grow several times; most values repeat, many within one chunk.
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let chunks: Vec<Vec<String>> = (0..30)
+            .map(|_| {
+                (0..700)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        format!("T{}", x % 9000)
+                    })
+                    .collect()
+            })
+            .collect();
+        let want = reference_dups(&chunks);
+        assert!(want.iter().map(Vec::len).sum::<usize>() > 10_000);
+        use std::hash::BuildHasher;
+        let strong = hashbrown::DefaultHashBuilder::default();
+        assert_eq!(check_all(&chunks, |s| strong.hash_one(s)), want);
+        // Only 6 bits of the hash vary, spread over the shard, home-slot and fingerprint bits:
+        // 64 fingerprints for 9,000 ids, so nearly every lookup matches a different id's
+        // fingerprint and must be settled on the text.
+        let weak = |s: &str| (strong.hash_one(s) & 0x3f) * 0x0410_4104_1041_0410;
+        assert_eq!(check_all(&chunks, weak), want);
+        // Every id with the same hash (fewer chunks: each lookup scans one long list).
+        assert_eq!(check_all(&chunks[..4], |_| 7), reference_dups(&chunks[..4]));
+    }
+
+    #[test]
+    fn duplicate_check_refuses_row_numbers_past_32_bits() {
+        let mut d = Dedup {
+            rows: u64::from(u32::MAX) - 5,
+            ..Dedup::default()
+        };
+        let ids: ArrayRef = std::sync::Arc::new(arrow::array::StringArray::from(vec!["a"; 10]));
+        let err = d
+            .check_hashed(vec![(ids, &[1u64; 10][..])], Path::new("big.parquet"))
+            .expect_err("past u32");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("big.parquet: more than 4294967294 rows"),
+            "{msg}"
+        );
     }
 
     #[test]
