@@ -1,5 +1,7 @@
 //! Each entity's transactions ("legs"), in time order: a compressed sparse row index.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use rayon::prelude::*;
 
 use crate::intern::NONE;
@@ -18,48 +20,79 @@ impl Legs {
     /// Builds the index from each row's paying and receiving entity codes, as `side(row)`
     /// gives them ([`NONE`]: no leg), filling in `order` (see [`time_order`]). Rows whose two
     /// sides are the same entity are left out.
+    ///
+    /// A parallel counting sort: each thread counts, then fills, the legs of one contiguous
+    /// range of `order`, into the places that the ranges before it leave free, so every
+    /// entity's legs come out in `order` whatever the number of threads.
     pub fn build(
         rows: &[Row],
         order: Option<&[u32]>,
         n_entities: usize,
-        side: impl Fn(usize) -> (u32, u32),
+        side: impl Fn(usize) -> (u32, u32) + Sync,
     ) -> Legs {
         assert!(rows.len() < (1 << 31), "too many rows for the leg index");
+        let n = rows.len();
+        let parts = rayon::current_num_threads().clamp(1, 16);
+        let step = n.div_ceil(parts).max(1);
+        let range = |p: usize| (p * step).min(n)..((p + 1) * step).min(n);
+        let row_at = |k: usize| order.map_or(k, |o| o[k] as usize);
+        // The entities a row gives a leg to.
+        let ends = |i: usize| {
+            let (payer, payee) = side(i);
+            if payer == payee {
+                (NONE, NONE)
+            } else {
+                (payer, payee)
+            }
+        };
+        let mut counts: Vec<Vec<u32>> = (0..parts)
+            .into_par_iter()
+            .map(|p| {
+                let mut c = vec![0u32; n_entities];
+                for k in range(p) {
+                    let (payer, payee) = ends(row_at(k));
+                    for e in [payer, payee] {
+                        if e != NONE {
+                            c[e as usize] += 1;
+                        }
+                    }
+                }
+                c
+            })
+            .collect();
+        // Entity-major, range-minor: each count becomes where that range starts filling.
         let mut offsets = vec![0usize; n_entities + 1];
-        for i in 0..rows.len() {
-            let (payer, payee) = side(i);
-            if payer == payee {
-                continue;
-            }
-            if payer != NONE {
-                offsets[payer as usize + 1] += 1;
-            }
-            if payee != NONE {
-                offsets[payee as usize + 1] += 1;
+        let mut total = 0usize;
+        for (e, offset) in offsets.iter_mut().enumerate().take(n_entities) {
+            *offset = total;
+            for c in &mut counts {
+                let k = c[e] as usize;
+                c[e] = total as u32;
+                total += k;
             }
         }
-        for e in 0..n_entities {
-            offsets[e + 1] += offsets[e];
-        }
-        let mut fill = offsets.clone();
-        let mut legs = vec![0u32; offsets[n_entities]];
-        for k in 0..rows.len() {
-            let i = order.map_or(k, |o| o[k] as usize);
-            let (payer, payee) = side(i);
-            if payer == payee {
-                continue;
-            }
-            if payer != NONE {
-                let e = payer as usize;
-                legs[fill[e]] = (i as u32) << 1;
-                fill[e] += 1;
-            }
-            if payee != NONE {
-                let e = payee as usize;
-                legs[fill[e]] = ((i as u32) << 1) | IN;
-                fill[e] += 1;
-            }
-        }
+        offsets[n_entities] = total;
+        let legs: Vec<AtomicU32> = (0..total)
+            .into_par_iter()
+            .map(|_| AtomicU32::new(0))
+            .collect();
+        counts
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(p, mut fill)| {
+                for k in range(p) {
+                    let i = row_at(k);
+                    let (payer, payee) = ends(i);
+                    for (e, dir) in [(payer, 0), (payee, IN)] {
+                        if e != NONE {
+                            let at = &mut fill[e as usize];
+                            legs[*at as usize].store(((i as u32) << 1) | dir, Ordering::Relaxed);
+                            *at += 1;
+                        }
+                    }
+                }
+            });
+        let legs = legs.into_iter().map(AtomicU32::into_inner).collect();
         Legs { offsets, legs }
     }
 
@@ -101,4 +134,77 @@ pub(crate) fn row_of(leg: u32) -> usize {
 #[inline]
 pub(crate) fn is_in(leg: u32) -> bool {
     leg & IN != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each entity's legs by walking `order` one row at a time.
+    fn reference(order: &[u32], sides: &[(u32, u32)], n_entities: usize) -> Vec<Vec<u32>> {
+        let mut want = vec![Vec::new(); n_entities];
+        for &i in order {
+            let (s, r) = sides[i as usize];
+            if s == r {
+                continue;
+            }
+            if s != NONE {
+                want[s as usize].push(i << 1);
+            }
+            if r != NONE {
+                want[r as usize].push((i << 1) | IN);
+            }
+        }
+        want
+    }
+
+    #[test]
+    fn legs_follow_the_order_whatever_the_number_of_threads() {
+        let (n, n_entities) = (5000usize, 300u64);
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // Cash (NONE) on either side, and rows paid to oneself, which are left out.
+        let sides: Vec<(u32, u32)> = (0..n)
+            .map(|_| {
+                let a = next();
+                let s = if a % 11 == 0 {
+                    NONE
+                } else {
+                    (a % n_entities) as u32
+                };
+                let r = match a {
+                    _ if a % 13 == 0 => NONE,
+                    _ if a % 17 == 0 => s,
+                    _ => ((a >> 20) % n_entities) as u32,
+                };
+                (s, r)
+            })
+            .collect();
+        let rows = vec![Row::default(); n];
+        let mut shuffled: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            shuffled.swap(i, (next() % (i as u64 + 1)) as usize);
+        }
+        let identity: Vec<u32> = (0..n as u32).collect();
+        for threads in [1, 3, 8] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            for (order, walk) in [(Some(shuffled.as_slice()), &shuffled), (None, &identity)] {
+                let legs =
+                    pool.install(|| Legs::build(&rows, order, n_entities as usize, |i| sides[i]));
+                let want = reference(walk, &sides, n_entities as usize);
+                assert_eq!(legs.len(), want.len());
+                for (e, w) in want.iter().enumerate() {
+                    assert_eq!(legs.of(e), w.as_slice(), "entity {e}, {threads} threads");
+                }
+            }
+        }
+    }
 }

@@ -189,32 +189,34 @@ pub fn intern<'a>(columns: &[Vec<Text<'a>>], exclude: Option<&str>) -> Interned 
         .map(|&g| global.names[g as usize].to_owned())
         .collect();
 
-    // Renumber every array's codes, in parallel over arrays.
-    let mut jobs: Vec<(Vec<u32>, &Vec<u32>)> = Vec::with_capacity(arrays.len());
-    for (l, remap) in locals.into_iter().zip(&remaps) {
-        jobs.extend(l.codes.into_iter().map(|c| (c, remap)));
-    }
-    let per_array: Vec<Vec<u32>> = jobs
-        .into_par_iter()
-        .map(|(mut codes, remap)| {
-            for c in &mut codes {
-                if *c != NONE {
-                    *c = remap[*c as usize];
-                }
-            }
-            codes
-        })
+    // Renumber every array's codes straight into its place in its column, in parallel over
+    // arrays (the columns start as untouched zeroed pages, so they are written only once).
+    let mut codes: Vec<Vec<u32>> = columns
+        .iter()
+        .map(|col| vec![0u32; col.iter().map(|a| a.len()).sum()])
         .collect();
-
-    let mut codes = Vec::with_capacity(columns.len());
-    let mut it = per_array.into_iter();
-    for col in columns {
-        let mut v = Vec::with_capacity(col.iter().map(|a| a.len()).sum());
-        for c in it.by_ref().take(col.len()) {
-            v.extend_from_slice(&c);
+    let mut places: Vec<&mut [u32]> = Vec::with_capacity(arrays.len());
+    for (col, v) in columns.iter().zip(codes.iter_mut()) {
+        let mut rest = v.as_mut_slice();
+        for a in col {
+            let (head, tail) = rest.split_at_mut(a.len());
+            places.push(head);
+            rest = tail;
         }
-        codes.push(v);
     }
+    let mut jobs = Vec::with_capacity(arrays.len());
+    let mut places = places.into_iter();
+    for (l, remap) in locals.into_iter().zip(&remaps) {
+        for c in l.codes {
+            jobs.push((c, remap, places.next().unwrap_or_default()));
+        }
+    }
+    jobs.into_par_iter().for_each(|(local, remap, place)| {
+        assert_eq!(local.len(), place.len(), "one code per value");
+        for (p, &c) in place.iter_mut().zip(&local) {
+            *p = if c == NONE { NONE } else { remap[c as usize] };
+        }
+    });
     Interned { names, codes }
 }
 

@@ -268,8 +268,12 @@ type Rows = Vec<FeatureRow>;
 /// Runs the per-entity kernel over every entity of `legs`; with `graph`, also hands over
 /// each entity as a node of the 30-day graph.
 fn run_kernel(cx: &Ctx<'_>, legs: &Legs, graph: bool) -> Kernel {
-    type PerEntity = (FeatureRow, usize, Vec<(u32, u32)>, Option<NodeGraph>);
-    let per: Vec<PerEntity> = (0..legs.len())
+    type Rest = (usize, Vec<(u32, u32)>, Option<NodeGraph>);
+    // The feature rows (750 bytes each) are written in place by the workers; only the small
+    // rest is gathered afterwards on one thread.
+    let mut features: Rows = Vec::new();
+    let mut rest: Vec<Rest> = Vec::new();
+    (0..legs.len())
         .into_par_iter()
         .map_init(Scratch::default, |scratch, e| {
             let mut out = [0.0; N_FEATURES];
@@ -284,17 +288,16 @@ fn run_kernel(cx: &Ctx<'_>, legs: &Legs, graph: bool) -> Kernel {
                 &mut sweeps,
                 node.as_mut(),
             );
-            (out, n, sweeps, node)
+            (out, (n, sweeps, node))
         })
-        .collect();
+        .unzip_into_vecs(&mut features, &mut rest);
     let mut out = Kernel {
-        features: Vec::with_capacity(per.len()),
-        activity: Vec::with_capacity(per.len()),
+        features,
+        activity: Vec::with_capacity(rest.len()),
         sweeps: Vec::new(),
         nodes: Vec::new(),
     };
-    for (f, n, s, node) in per {
-        out.features.push(f);
+    for (n, s, node) in rest {
         out.activity.push(n);
         out.sweeps.extend(s);
         out.nodes.extend(node);
@@ -384,19 +387,24 @@ fn to_batch(
         )),
         Arc::new(UInt8Array::from(segments.to_vec())),
     ];
-    for (k, def) in CATALOG.iter().enumerate() {
-        let col: ArrayRef = match def.unit.data_type() {
-            DataType::UInt32 => Arc::new(UInt32Array::from_iter_values(
-                features.iter().map(|f| f[k].max(0.0).round() as u32),
-            )),
-            _ if def.unit.nullable() => Arc::new(Float64Array::from_iter(
-                features.iter().map(|f| f[k].is_finite().then_some(f[k])),
-            )),
-            _ => Arc::new(Float64Array::from_iter_values(
-                features.iter().map(|f| f[k]),
-            )),
-        };
-        columns.push(col);
-    }
+    // One strided pass over the rows per column, the columns on all threads.
+    let features: Vec<ArrayRef> = CATALOG
+        .par_iter()
+        .enumerate()
+        .map(|(k, def)| -> ArrayRef {
+            match def.unit.data_type() {
+                DataType::UInt32 => Arc::new(UInt32Array::from_iter_values(
+                    features.iter().map(|f| f[k].max(0.0).round() as u32),
+                )),
+                _ if def.unit.nullable() => Arc::new(Float64Array::from_iter(
+                    features.iter().map(|f| f[k].is_finite().then_some(f[k])),
+                )),
+                _ => Arc::new(Float64Array::from_iter_values(
+                    features.iter().map(|f| f[k]),
+                )),
+            }
+        })
+        .collect();
+    columns.extend(features);
     Ok(RecordBatch::try_new(schema(), columns)?)
 }

@@ -277,7 +277,7 @@ pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Tx
         total += b.num_rows();
     }
     // One allocation, each batch filling its own part in place (no per-batch vectors to copy).
-    let mut rows = vec![Row::default(); total];
+    let mut rows: Vec<Row> = (0..total).into_par_iter().map(|_| Row::default()).collect();
     let mut parts = Vec::with_capacity(batches.len());
     let mut rest = rows.as_mut_slice();
     for b in batches {
