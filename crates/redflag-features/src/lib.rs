@@ -187,12 +187,15 @@ pub fn compute(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<EntityFea
         sender: &c.sender,
         receiver: &c.receiver,
     });
-    graph::graph_pass(nodes, &mut features, holders.as_ref(), cfg);
+    // The account profiles are one sequential pass: it runs beside the parallel graph pass.
+    let ((), (mut profiles, mix)) = rayon::join(
+        || graph::graph_pass(nodes, &mut features, holders.as_ref(), cfg),
+        || profile::accounts(&t, batches),
+    );
     let (holder_of_account, n_holders) = match cust {
         Some(c) => (holder_of_account(&t, c), c.names.len()),
         None => ((0..n_accounts as u32).collect(), n_accounts),
     };
-    let (mut profiles, mix) = profile::accounts(&t, batches);
     graph::identifiers(&t, &mut features, &holder_of_account, n_holders, cfg);
     timings.graph = clock.elapsed().as_secs_f64();
 
