@@ -272,7 +272,7 @@ type Rows = Vec<FeatureRow>;
 /// each entity as a node of the 30-day graph.
 fn run_kernel(cx: &Ctx<'_>, legs: &Legs, graph: bool) -> Kernel {
     type Rest = (usize, Vec<(u32, u32)>, Option<NodeGraph>);
-    // The feature rows (750 bytes each) are written in place by the workers; only the small
+    // The feature rows (752 bytes each) are written in place by the workers; only the small
     // rest is gathered afterwards on one thread.
     let mut features: Rows = Vec::new();
     let mut rest: Vec<Rest> = Vec::new();
@@ -391,7 +391,7 @@ fn to_batch(
         Arc::new(UInt8Array::from(segments.to_vec())),
     ];
     // One strided pass over the rows per column, the columns on all threads.
-    let features: Vec<ArrayRef> = CATALOG
+    let values: Vec<ArrayRef> = CATALOG
         .par_iter()
         .enumerate()
         .map(|(k, def)| -> ArrayRef {
@@ -408,6 +408,6 @@ fn to_batch(
             }
         })
         .collect();
-    columns.extend(features);
+    columns.extend(values);
     Ok(RecordBatch::try_new(schema(), columns)?)
 }
