@@ -566,9 +566,8 @@ impl Dedup {
         let ids = &self.ids;
         let starts = &self.starts;
         let text = |g: u32| -> &str {
-            let chunk = starts.partition_point(|&s| s <= u64::from(g)) - 1;
-            let a = ids[chunk].as_string::<i32>();
-            a.value((u64::from(g) - starts[chunk]) as usize)
+            let (chunk, row) = locate(starts, g);
+            ids[chunk].as_string::<i32>().value(row)
         };
         let found: Vec<Vec<u32>> = self
             .shards
@@ -600,14 +599,21 @@ impl Dedup {
             .collect();
         let mut out = vec![Vec::new(); chunks.len()];
         for g in found.into_iter().flatten() {
-            let ci = starts.partition_point(|&s| s <= u64::from(g)) - 1;
-            out[ci - base].push((u64::from(g) - starts[ci]) as u32);
+            let (chunk, row) = locate(starts, g);
+            out[chunk - base].push(row as u32);
         }
         for v in &mut out {
             v.sort_unstable();
         }
         Ok(out)
     }
+}
+
+/// The chunk of global row `g` (the last to start at or before it; `starts` ascending) and the
+/// row within it.
+fn locate(starts: &[u64], g: u32) -> (usize, usize) {
+    let chunk = starts.partition_point(|&s| s <= u64::from(g)) - 1;
+    (chunk, (u64::from(g) - starts[chunk]) as usize)
 }
 
 /// The pairs of `parts`, in order, stably counting-sorted by the top [`SORT_BITS`] bits of the
