@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::params::{IsolationForestValidParams, SplitKind};
-use crate::tree::{Builder, FlatTree, Tree, average_path_length};
+use crate::tree::{Builder, FlatTree, Group, LANES, Tree, average_path_length, fill_groups};
 
 /// Version of the model file format written by [`IsolationForest::to_json`].
 pub const MODEL_FORMAT_VERSION: u32 = 1;
@@ -274,6 +274,13 @@ fn fit_view(
 /// Rows scored per parallel task.
 const ROWS_PER_TASK: usize = 4096;
 
+/// Reused buffers of a scoring task: rows as lane groups, and their sums.
+#[derive(Default)]
+struct Scratch {
+    groups: Vec<Group>,
+    group_sums: Vec<[f64; LANES]>,
+}
+
 /// Rows copied row-major into one block for the trees to walk (in lanes, see `FlatTree`).
 const BLOCK: usize = 64;
 
@@ -346,17 +353,26 @@ impl IsolationForest {
         flat: &[Option<FlatTree>],
         block: &[f64],
         f: usize,
+        scratch: &mut Scratch,
         sums: &mut [f64],
     ) {
+        let Scratch { groups, group_sums } = scratch;
+        fill_groups(block, f, groups);
+        let n = sums.len().div_ceil(LANES);
+        group_sums.clear();
+        group_sums.resize(n, [0.0; LANES]);
         for (tree, flat) in self.trees.iter().zip(flat) {
             match flat {
-                Some(ft) => ft.add_path_lengths(block, f, sums),
+                Some(ft) => ft.add_path_lengths(&groups[..n], group_sums),
                 None => {
-                    for (r, s) in sums.iter_mut().enumerate() {
-                        *s += tree.path_length(&block[r * f..(r + 1) * f]);
+                    for (r, row) in block.chunks_exact(f.max(1)).enumerate() {
+                        group_sums[r / LANES][r % LANES] += tree.path_length(row);
                     }
                 }
             }
+        }
+        for (s, g) in sums.iter_mut().zip(group_sums.iter().flatten()) {
+            *s += g;
         }
     }
 
@@ -369,7 +385,7 @@ impl IsolationForest {
         let finite = out
             .par_chunks_mut(ROWS_PER_TASK)
             .enumerate()
-            .map(|(task, chunk)| {
+            .map_init(Scratch::default, |scratch, (task, chunk)| {
                 let start = task * ROWS_PER_TASK;
                 let mut sums = vec![0.0; chunk.len()];
                 let mut block = vec![0.0; BLOCK * f];
@@ -384,7 +400,7 @@ impl IsolationForest {
                             finite &= v.is_finite();
                         }
                     }
-                    self.add_path_lengths(&flat, &block[..rows * f], f, sums);
+                    self.add_path_lengths(&flat, &block[..rows * f], f, scratch, sums);
                 }
                 let n = self.trees.len() as f64;
                 for (o, s) in chunk.iter_mut().zip(sums) {
@@ -462,8 +478,8 @@ impl IsolationForest {
             .into_par_iter()
             .enumerate()
             .for_each_init(
-                || (Vec::new(), Vec::new()),
-                |(block, changed): &mut (Vec<f64>, Vec<usize>), (i, mut o)| {
+                || (Vec::new(), Vec::new(), Scratch::default()),
+                |(block, changed, scratch): &mut (Vec<f64>, Vec<usize>, Scratch), (i, mut o)| {
                     // The row, then one copy per feature that can move it, set to the median;
                     // all walk the trees together in the lockstep blocks scoring uses.
                     let row = x.row(i);
@@ -478,7 +494,7 @@ impl IsolationForest {
                     }
                     let mut sums = vec![0.0; 1 + changed.len()];
                     for (rows, sums) in block.chunks(BLOCK * f).zip(sums.chunks_mut(BLOCK)) {
-                        self.add_path_lengths(&flat, rows, f, sums);
+                        self.add_path_lengths(&flat, rows, f, scratch, sums);
                     }
                     let base = sums[0] / n_trees;
                     for (&j, s) in changed.iter().zip(&sums[1..]) {
@@ -583,6 +599,43 @@ mod tests {
     use super::*;
     use linfa::ParamGuard;
     use rand::Rng;
+
+    #[test]
+    fn scores_match_their_definition_on_narrow_and_wide_tables() {
+        // 300 features, 6 per tree: trees splitting past the 256th walk the general path, the
+        // others the flat one; both must add up exactly like the tree-by-tree definition.
+        for (f, share) in [(5, 1.0), (300, 0.02)] {
+            let mut rng = ChaCha8Rng::seed_from_u64(f as u64);
+            let x = Array2::from_shape_fn((700, f), |(i, _)| {
+                let v = rng.gen_range(-1.0..1.0);
+                if i % 70 == 0 { v * 8.0 } else { v }
+            });
+            let params = crate::IsolationForestParams::new()
+                .n_trees(40)
+                .max_features(share)
+                .seed(9)
+                .check()
+                .expect("params");
+            let names = (0..f).map(|j| format!("f{j}")).collect();
+            let forest = IsolationForest::fit_named(&params, x.view(), names).expect("fit");
+            let flat = forest.trees.iter().filter_map(FlatTree::from_tree).count();
+            if f == 5 {
+                assert_eq!(flat, 40, "every tree is flat");
+            } else {
+                assert!(
+                    0 < flat && flat < 40,
+                    "some trees split past feature 256: {flat}"
+                );
+            }
+            let got = forest.score(x.view()).expect("score");
+            for (i, row) in x.rows().into_iter().enumerate() {
+                let row = row.to_vec();
+                let sum: f64 = forest.trees.iter().map(|t| t.path_length(&row)).sum();
+                let want = forest.score_from_path(sum / forest.trees.len() as f64);
+                assert_eq!(got[i], want, "{f} features, row {i}");
+            }
+        }
+    }
 
     #[test]
     fn attributions_match_their_definition_tree_by_tree() {

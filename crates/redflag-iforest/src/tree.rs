@@ -102,90 +102,156 @@ impl Tree {
     }
 }
 
-/// One node of a [`FlatTree`]: what a step of the walk reads, in one 16-byte load.
-#[derive(Debug, Clone, Copy)]
-struct Step {
-    threshold: f64,
-    feature: u32,
-    next: u32,
+/// Rows that walk a tree in lockstep: their steps are independent, so their loads overlap.
+/// 16 measured fastest: 8 leave the loads' latency exposed, 24 or 32 spill too many
+/// positions out of registers.
+pub(crate) const LANES: usize = 16;
+
+/// Features a [`Group`] holds: a flat tree splits only on the first 256 features (a `u8`),
+/// so that a step's feature index needs no bounds check.
+pub(crate) const GROUP_FEATURES: usize = 256;
+
+/// The order keys of [`LANES`] rows: `group[l][j]` is feature j of row l. Each row has a
+/// fixed 256-key stride, so the address of a key is a constant per lane plus 8 × feature.
+pub(crate) type Group = [[u64; GROUP_FEATURES]; LANES];
+
+/// Deepest tree laid out flat (2^12 slots, 68 KiB); deeper trees (a `max_depth` or sample
+/// size far above the defaults) keep the general walk.
+const MAX_FLAT_DEPTH: usize = 12;
+
+/// Maps a finite f64 to a u64 with the same order, so that a walk compares integers; −0.0
+/// and 0.0 get the same key, as they compare equal.
+#[inline]
+pub(crate) fn order_key(x: f64) -> u64 {
+    let bits = (x + 0.0).to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
 }
 
-/// Rows that walk a tree in lockstep: their steps are independent, so their loads overlap,
-/// and their positions stay in registers.
-const LANES: usize = 8;
-
-/// An axis-parallel tree laid out for branch-free traversal: a leaf points to itself with an
-/// infinite threshold, so every row takes exactly `depth` steps.
+/// An axis-parallel tree laid out as a perfect binary tree of its depth D, breadth first:
+/// node i has children 2i + 1 and 2i + 2, so a step reads only a feature and a threshold.
+/// A leaf above the bottom level passes rows down its leftmost path (its threshold key is
+/// u64::MAX, which no finite value reaches), so every row takes exactly D steps and no
+/// branch depends on the data. Arrays have 2^D slots so that every index is masked, not
+/// checked.
 pub(crate) struct FlatTree {
-    steps: Vec<Step>,
+    feature: Vec<u8>,
+    threshold: Vec<u64>,
+    /// Path length at each bottom-level slot (slots off a leftmost path are never reached).
     value: Vec<f64>,
-    depth: usize,
 }
 
 impl FlatTree {
-    /// `None` for extended trees (they keep the general path).
+    /// `None` for extended trees, trees splitting on a feature past [`GROUP_FEATURES`] and
+    /// trees deeper than [`MAX_FLAT_DEPTH`] (they keep the general walk).
     pub fn from_tree(t: &Tree) -> Option<Self> {
-        if !t.features.is_empty() {
+        let wide = |n: &Node| n.split != LEAF && n.split as usize >= GROUP_FEATURES;
+        if !t.features.is_empty() || t.nodes.iter().any(wide) {
             return None;
         }
-        let n = t.nodes.len();
-        let mut f = FlatTree {
-            steps: Vec::with_capacity(n),
-            value: Vec::with_capacity(n),
-            depth: 0,
-        };
-        let mut depth = vec![0usize; n];
-        for (i, node) in t.nodes.iter().enumerate() {
-            if node.split == LEAF {
-                f.steps.push(Step {
-                    threshold: f64::INFINITY,
-                    feature: 0,
-                    next: i as u32,
-                });
-                f.value.push(node.value);
-                f.depth = f.depth.max(depth[i]);
+        let mut depth = 0;
+        let mut stack = vec![(0usize, 0usize)];
+        while let Some((i, d)) = stack.pop() {
+            let n = t.nodes[i];
+            if n.split == LEAF {
+                depth = depth.max(d);
             } else {
-                f.steps.push(Step {
-                    threshold: node.value,
-                    feature: node.split,
-                    next: node.left,
-                });
-                f.value.push(0.0);
-                depth[node.left as usize] = depth[i] + 1;
-                depth[node.left as usize + 1] = depth[i] + 1;
+                stack.push((n.left as usize, d + 1));
+                stack.push((n.left as usize + 1, d + 1));
+            }
+        }
+        if depth > MAX_FLAT_DEPTH {
+            return None;
+        }
+        let slots = 1usize << depth;
+        let mut f = FlatTree {
+            feature: vec![0; slots],
+            threshold: vec![u64::MAX; slots],
+            value: vec![0.0; slots],
+        };
+        // (tree node, perfect-tree slot, level)
+        let mut stack = vec![(0usize, 0usize, 0usize)];
+        while let Some((i, slot, d)) = stack.pop() {
+            let n = t.nodes[i];
+            if n.split == LEAF {
+                // The bottom slot at the end of the leftmost path below.
+                let bottom = ((slot + 1) << (depth - d)) - 1;
+                f.value[bottom + 1 - slots] = n.value;
+            } else {
+                f.feature[slot] = n.split as u8;
+                f.threshold[slot] = order_key(n.value);
+                stack.push((n.left as usize, 2 * slot + 1, d + 1));
+                stack.push((n.left as usize + 1, 2 * slot + 2, d + 1));
             }
         }
         Some(f)
     }
 
-    /// Adds the path length of each row of a row-major block (`f` features per row) to `sums`.
+    /// Adds each group's rows' path lengths to their sums.
+    pub fn add_path_lengths(&self, groups: &[Group], sums: &mut [[f64; LANES]]) {
+        match self.value.len() {
+            1 => self.walk::<1>(groups, sums),
+            2 => self.walk::<2>(groups, sums),
+            4 => self.walk::<4>(groups, sums),
+            8 => self.walk::<8>(groups, sums),
+            16 => self.walk::<16>(groups, sums),
+            32 => self.walk::<32>(groups, sums),
+            64 => self.walk::<64>(groups, sums),
+            128 => self.walk::<128>(groups, sums),
+            256 => self.walk::<256>(groups, sums),
+            512 => self.walk::<512>(groups, sums),
+            1024 => self.walk::<1024>(groups, sums),
+            2048 => self.walk::<2048>(groups, sums),
+            _ => self.walk::<4096>(groups, sums),
+        }
+    }
+
+    /// The walk for a tree of `N` = 2^D slots.
     #[inline]
-    pub fn add_path_lengths(&self, block: &[f64], f: usize, sums: &mut [f64]) {
-        let mut lanes = sums.chunks_exact_mut(LANES);
-        let mut first = 0;
-        for group in &mut lanes {
-            let rows = &block[first * f..(first + LANES) * f];
-            let mut at = [0u32; LANES];
-            for _ in 0..self.depth {
+    fn walk<const N: usize>(&self, groups: &[Group], sums: &mut [[f64; LANES]]) {
+        let (Ok(feature), Ok(threshold), Ok(value)) = (
+            <&[u8; N]>::try_from(&self.feature[..]),
+            <&[u64; N]>::try_from(&self.threshold[..]),
+            <&[f64; N]>::try_from(&self.value[..]),
+        ) else {
+            unreachable!("a flat tree has 2^D slots in each array");
+        };
+        let depth = N.trailing_zeros();
+        for (keys, sum) in groups.iter().zip(sums) {
+            let mut at = [0usize; LANES];
+            for _ in 0..depth {
                 for (l, a) in at.iter_mut().enumerate() {
-                    let s = self.steps[*a as usize];
-                    let x = rows[l * f + s.feature as usize];
-                    *a = s.next + u32::from(x >= s.threshold);
+                    let i = *a % N;
+                    let x = keys[l][usize::from(feature[i])];
+                    // 2i + 1, plus 1 to go right (x ≥ threshold).
+                    *a = 2 * i + 2 - usize::from(x < threshold[i]);
                 }
             }
-            for (sum, a) in group.iter_mut().zip(at) {
-                *sum += self.value[a as usize];
+            // After D steps a is in [N − 1, 2N − 1): bottom slot a + 1 − N.
+            for (s, a) in sum.iter_mut().zip(at) {
+                *s += value[(a + 1) % N];
             }
-            first += LANES;
         }
-        for (k, sum) in lanes.into_remainder().iter_mut().enumerate() {
-            let row = &block[(first + k) * f..(first + k + 1) * f];
-            let mut a = 0u32;
-            for _ in 0..self.depth {
-                let s = self.steps[a as usize];
-                a = s.next + u32::from(row[s.feature as usize] >= s.threshold);
-            }
-            *sum += self.value[a as usize];
+    }
+}
+
+/// Lays `rows` row-major rows (`f` values each) out as groups of order keys for
+/// [`FlatTree::add_path_lengths`]. Lanes past the last row keep stale keys; their sums are
+/// not used.
+pub(crate) fn fill_groups(block: &[f64], f: usize, groups: &mut Vec<Group>) {
+    let rows = block.len() / f.max(1);
+    let needed = rows.div_ceil(LANES);
+    if groups.len() < needed {
+        groups.resize(needed, [[0; GROUP_FEATURES]; LANES]);
+    }
+    let width = f.min(GROUP_FEATURES);
+    for (r, row) in block.chunks_exact(f.max(1)).enumerate() {
+        let keys = &mut groups[r / LANES][r % LANES];
+        for (k, &v) in keys[..width].iter_mut().zip(row) {
+            *k = order_key(v);
         }
     }
 }
@@ -373,21 +439,68 @@ mod tests {
         let cols: Vec<Vec<f64>> = (0..f)
             .map(|_| (0..256).map(|_| rng.gen_range(-1.0..1.0)).collect())
             .collect();
-        let tree = Builder {
-            cols: &cols,
-            features: &[0, 1, 2],
-            max_depth: 8,
-            split: SplitKind::AxisParallel,
+        for max_depth in [0, 1, 3, 8] {
+            let tree = Builder {
+                cols: &cols,
+                features: &[0, 1, 2],
+                max_depth,
+                split: SplitKind::AxisParallel,
+            }
+            .build(&mut rng);
+            let flat = FlatTree::from_tree(&tree).expect("axis-parallel");
+            // 37 rows: full groups and a partial one; exact thresholds, zeros of
+            // both signs and the extremes too.
+            let mut block: Vec<f64> = (0..37 * f).map(|_| rng.gen_range(-1.2..1.2)).collect();
+            let thresholds: Vec<f64> = tree
+                .nodes
+                .iter()
+                .filter(|n| n.split != LEAF)
+                .map(|n| n.value)
+                .collect();
+            for (k, v) in block.iter_mut().step_by(4).enumerate() {
+                *v = match k % 5 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => f64::MAX,
+                    3 => f64::MIN,
+                    _ => thresholds
+                        .get(k % thresholds.len().max(1))
+                        .copied()
+                        .unwrap_or(0.5),
+                };
+            }
+            let mut groups = Vec::new();
+            fill_groups(&block, f, &mut groups);
+            let mut sums = vec![[0.5; LANES]; groups.len()];
+            flat.add_path_lengths(&groups, &mut sums);
+            for r in 0..37 {
+                let want = 0.5 + tree.path_length(&block[r * f..(r + 1) * f]);
+                assert_eq!(
+                    sums[r / LANES][r % LANES],
+                    want,
+                    "depth {max_depth} row {r}"
+                );
+            }
         }
-        .build(&mut rng);
-        let flat = FlatTree::from_tree(&tree).expect("axis-parallel");
-        // 37 rows: four lanes of 8 and a remainder of 5.
-        let block: Vec<f64> = (0..37 * f).map(|_| rng.gen_range(-1.2..1.2)).collect();
-        let mut sums = vec![0.5; 37];
-        flat.add_path_lengths(&block, f, &mut sums);
-        for (r, s) in sums.iter().enumerate() {
-            let want = 0.5 + tree.path_length(&block[r * f..(r + 1) * f]);
-            assert_eq!(*s, want, "row {r}");
+    }
+
+    #[test]
+    fn order_keys_sort_like_the_numbers() {
+        let v = [
+            f64::MIN,
+            -3.5,
+            -1e-300,
+            -0.0,
+            0.0,
+            1e-300,
+            2.0,
+            f64::MAX,
+            f64::INFINITY,
+        ];
+        for a in v {
+            for b in v {
+                assert_eq!(order_key(a) >= order_key(b), a >= b, "{a} >= {b}");
+            }
         }
     }
 
