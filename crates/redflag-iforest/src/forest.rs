@@ -120,20 +120,34 @@ fn scan(x: &ArrayView2<'_, f64>) -> Scan {
     let pieces: Vec<Piece> = x
         .axis_chunks_iter(Axis(0), rows_per_piece)
         .into_par_iter()
-        .map_init(Vec::new, |bytes: &mut Vec<u8>, piece| {
-            bytes.clear();
+        .map_init(Vec::new, |buf: &mut Vec<f64>, piece| {
+            // The piece as one row-major slice (a copy only for a view of another layout).
+            let values = match piece.as_slice() {
+                Some(v) => v,
+                None => {
+                    buf.clear();
+                    buf.extend(piece.iter());
+                    &buf[..]
+                }
+            };
             let mut ranges = vec![(f64::INFINITY, f64::NEG_INFINITY); f];
-            let mut finite = true;
-            for row in piece.rows() {
+            for row in values.chunks_exact(f.max(1)) {
                 for (m, &v) in ranges.iter_mut().zip(row) {
                     m.0 = m.0.min(v);
                     m.1 = m.1.max(v);
-                    finite &= v.is_finite();
-                    bytes.extend_from_slice(&v.to_le_bytes());
                 }
             }
+            let finite = values.iter().all(|v| v.is_finite());
+            let mut h = Sha256::new();
+            let mut bytes = [0u8; 8 * 512];
+            for chunk in values.chunks(512) {
+                for (b, v) in bytes.chunks_exact_mut(8).zip(chunk) {
+                    b.copy_from_slice(&v.to_le_bytes());
+                }
+                h.update(&bytes[..8 * chunk.len()]);
+            }
             Piece {
-                digest: Sha256::digest(&bytes[..]).into(),
+                digest: h.finalize().into(),
                 ranges,
                 finite,
             }
@@ -598,7 +612,42 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for Iso
 mod tests {
     use super::*;
     use linfa::ParamGuard;
+    use ndarray::ShapeBuilder;
     use rand::Rng;
+
+    #[test]
+    fn training_hash_follows_its_definition_whatever_the_memory_layout() {
+        // 40,000 rows × 7: 18,724 rows per 1 MiB piece, so two full pieces and a partial one.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x: Array2<f64> = Array2::from_shape_fn((40_000, 7), |_| rng.gen_range(-5.0..5.0));
+        let want = {
+            let mut h = Sha256::new();
+            h.update(40_000u64.to_le_bytes());
+            h.update(7u64.to_le_bytes());
+            for piece in x.as_slice().expect("row-major").chunks((1 << 17) / 7 * 7) {
+                let bytes: Vec<u8> = piece.iter().flat_map(|v| v.to_le_bytes()).collect();
+                h.update(Sha256::digest(&bytes));
+            }
+            h.finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        assert_eq!(scan(&x.view()).hash, want);
+        // The same matrix stored column-major hashes the same.
+        let mut fortran = Array2::zeros((40_000, 7).f());
+        fortran.assign(&x);
+        assert!(fortran.as_slice().is_none());
+        let scanned = scan(&fortran.view());
+        assert_eq!(scanned.hash, want);
+        assert!(scanned.finite);
+        // One value changed changes it.
+        let mut y = x.clone();
+        y[(39_999, 6)] += 1e-9;
+        assert_ne!(scan(&y.view()).hash, want);
+        y[(39_999, 6)] = f64::NAN;
+        assert!(!scan(&y.view()).finite);
+    }
 
     #[test]
     fn scores_match_their_definition_on_narrow_and_wide_tables() {
