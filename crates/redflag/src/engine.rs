@@ -520,6 +520,21 @@ impl Engine {
         let percentiles: Vec<f64> = scores.iter().map(|&s| forest.percentile(s)).collect();
         timings.model = clock.elapsed().as_secs_f64();
 
+        // The input files' SHA-256 for the manifest, on a thread of their own beside the
+        // alerts stage, much of which (case links, pseudonyms) runs on one core.
+        let paths: Vec<PathBuf> = ingested
+            .report
+            .files
+            .iter()
+            .map(|f| f.path.clone())
+            .collect();
+        let hashing = std::thread::spawn(move || {
+            paths
+                .iter()
+                .map(|p| file_entry(p))
+                .collect::<Result<Vec<_>>>()
+        });
+
         // Scores, alerts, cases, evidence.
         let clock = Instant::now();
         self.stage(Stage::Alerts);
@@ -734,12 +749,9 @@ impl Engine {
         timings.alerts = clock.elapsed().as_secs_f64();
 
         // The files ingest read, as it expanded them.
-        let inputs = ingested
-            .report
-            .files
-            .par_iter()
-            .map(|f| file_entry(&f.path))
-            .collect::<Result<Vec<_>>>()?;
+        let inputs = hashing
+            .join()
+            .map_err(|_| Error::Output("hashing the input files failed".into()))??;
         let config = BTreeMap::from([
             ("mapping".to_owned(), self.mapping.clone()),
             ("base_currency".to_owned(), self.base_currency.clone()),
