@@ -371,15 +371,17 @@ impl IsolationForest {
         sums: &mut [f64],
     ) {
         let Scratch { groups, group_sums } = scratch;
-        fill_groups(block, f, groups);
-        let n = sums.len().div_ceil(LANES);
+        let rows = sums.len();
+        fill_groups(block, f, rows, groups);
+        let n = rows.div_ceil(LANES);
         group_sums.clear();
         group_sums.resize(n, [0.0; LANES]);
         for (tree, flat) in self.trees.iter().zip(flat) {
             match flat {
                 Some(ft) => ft.add_path_lengths(&groups[..n], group_sums),
                 None => {
-                    for (r, row) in block.chunks_exact(f.max(1)).enumerate() {
+                    for r in 0..rows {
+                        let row = &block[r * f..(r + 1) * f];
                         group_sums[r / LANES][r % LANES] += tree.path_length(row);
                     }
                 }
@@ -647,6 +649,19 @@ mod tests {
         assert_ne!(scan(&y.view()).hash, want);
         y[(39_999, 6)] = f64::NAN;
         assert!(!scan(&y.view()).finite);
+    }
+
+    #[test]
+    fn a_table_without_features_scores_every_row_alike() {
+        let x = Array2::<f64>::zeros((50, 0));
+        let params = crate::IsolationForestParams::new()
+            .n_trees(3)
+            .check()
+            .expect("params");
+        let forest = IsolationForest::fit_named(&params, x.view(), Vec::new()).expect("fit");
+        let s = forest.score(x.view()).expect("score");
+        assert_eq!(s.len(), 50);
+        assert!(s.iter().all(|&v| v == s[0] && v > 0.0), "{s}");
     }
 
     #[test]

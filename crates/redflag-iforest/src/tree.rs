@@ -238,19 +238,18 @@ impl FlatTree {
     }
 }
 
-/// Lays `rows` row-major rows (`f` values each) out as groups of order keys for
-/// [`FlatTree::add_path_lengths`]. Lanes past the last row keep stale keys; their sums are
-/// not used.
-pub(crate) fn fill_groups(block: &[f64], f: usize, groups: &mut Vec<Group>) {
-    let rows = block.len() / f.max(1);
+/// Lays the first `rows` rows of a row-major block (`f` values each) out as groups of order
+/// keys for [`FlatTree::add_path_lengths`], with at least `rows.div_ceil(LANES)` groups.
+/// Lanes past the last row keep stale keys; their sums are not used.
+pub(crate) fn fill_groups(block: &[f64], f: usize, rows: usize, groups: &mut Vec<Group>) {
     let needed = rows.div_ceil(LANES);
     if groups.len() < needed {
         groups.resize(needed, [[0; GROUP_FEATURES]; LANES]);
     }
     let width = f.min(GROUP_FEATURES);
-    for (r, row) in block.chunks_exact(f.max(1)).enumerate() {
+    for r in 0..rows {
         let keys = &mut groups[r / LANES][r % LANES];
-        for (k, &v) in keys[..width].iter_mut().zip(row) {
+        for (k, &v) in keys[..width].iter_mut().zip(&block[r * f..(r + 1) * f]) {
             *k = order_key(v);
         }
     }
@@ -470,7 +469,7 @@ mod tests {
                 };
             }
             let mut groups = Vec::new();
-            fill_groups(&block, f, &mut groups);
+            fill_groups(&block, f, 37, &mut groups);
             let mut sums = vec![[0.5; LANES]; groups.len()];
             flat.add_path_lengths(&groups, &mut sums);
             for r in 0..37 {
