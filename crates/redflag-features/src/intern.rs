@@ -148,7 +148,9 @@ impl<'a> Local<'a> {
 /// are then merged and every code renumbered in sorted text order.
 pub fn intern<'a>(columns: &[Vec<Text<'a>>], exclude: Option<&str>) -> Interned {
     let arrays: Vec<Text<'a>> = columns.iter().flatten().copied().collect();
-    let tasks = (rayon::current_num_threads() * 2).clamp(1, arrays.len().max(1));
+    // One task per thread: each extra task's dictionary would cost the serial merge another
+    // lookup of (nearly) every distinct text.
+    let tasks = rayon::current_num_threads().clamp(1, arrays.len().max(1));
     let per_task = arrays.len().div_ceil(tasks).max(1);
     let locals: Vec<Local<'_>> = arrays
         .par_chunks(per_task)
@@ -163,12 +165,20 @@ pub fn intern<'a>(columns: &[Vec<Text<'a>>], exclude: Option<&str>) -> Interned 
         .collect();
 
     // Merge: global codes in order of first appearance (hash lookups on packed keys), then
-    // renumbered in sorted text order (comparing 16-byte big-endian prefixes first).
+    // renumbered in sorted text order (comparing 16-byte big-endian prefixes first). The
+    // first task's dictionary is that order's start already, so it becomes the global one.
     let mut global = Local::new();
-    let firsts: Vec<Vec<u32>> = locals
-        .iter()
-        .map(|l| l.names.iter().map(|n| global.code(n)).collect())
-        .collect();
+    let mut firsts: Vec<Vec<u32>> = Vec::with_capacity(locals.len());
+    let mut local_codes: Vec<Vec<Vec<u32>>> = Vec::with_capacity(locals.len());
+    for mut l in locals {
+        local_codes.push(std::mem::take(&mut l.codes));
+        if firsts.is_empty() {
+            firsts.push((0..l.names.len() as u32).collect());
+            global = l;
+        } else {
+            firsts.push(l.names.iter().map(|n| global.code(n)).collect());
+        }
+    }
     let prefix: Vec<u128> = global.names.iter().map(|n| sort_prefix(n)).collect();
     let mut order: Vec<u32> = (0..global.names.len() as u32).collect();
     order.par_sort_unstable_by(|&a, &b| {
@@ -181,11 +191,11 @@ pub fn intern<'a>(columns: &[Vec<Text<'a>>], exclude: Option<&str>) -> Interned 
         rank[g as usize] = r as u32;
     }
     let remaps: Vec<Vec<u32>> = firsts
-        .into_iter()
+        .into_par_iter()
         .map(|f| f.into_iter().map(|g| rank[g as usize]).collect())
         .collect();
     let names: Vec<String> = order
-        .iter()
+        .par_iter()
         .map(|&g| global.names[g as usize].to_owned())
         .collect();
 
@@ -206,8 +216,8 @@ pub fn intern<'a>(columns: &[Vec<Text<'a>>], exclude: Option<&str>) -> Interned 
     }
     let mut jobs = Vec::with_capacity(arrays.len());
     let mut places = places.into_iter();
-    for (l, remap) in locals.into_iter().zip(&remaps) {
-        for c in l.codes {
+    for (codes, remap) in local_codes.into_iter().zip(&remaps) {
+        for c in codes {
             jobs.push((c, remap, places.next().unwrap_or_default()));
         }
     }
@@ -409,7 +419,20 @@ mod tests {
             .map(|c| StringArray::from(c.to_vec()))
             .collect();
         let texts: Vec<Text<'_>> = arrays.iter().map(|a| Text::of(a).expect("text")).collect();
-        let got = intern(&[texts], Some("CASH"));
+        // One task per thread: 1 has no merge, 3 merges two dictionaries into the first's.
+        let under = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool")
+                .install(|| intern(std::slice::from_ref(&texts), Some("CASH")))
+        };
+        let got = under(3);
+        for threads in [1, 2] {
+            let other = under(threads);
+            assert_eq!(other.names, got.names, "{threads} threads");
+            assert_eq!(other.codes, got.codes, "{threads} threads");
+        }
         let distinct: Vec<String> = rows
             .iter()
             .flatten()
