@@ -7,9 +7,12 @@ use redflag_io::{
     CollectRejects, IngestOptions, Ingested, MappingProfile, RateTable, Reject, ingest,
 };
 
-/// The repository root.
+/// The repository root: read when the test runs (cargo sets it), not baked in when it is
+/// compiled, so a test binary reused from another checkout's build reads this checkout.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .expect("tests run under cargo")
 }
 
 /// A file under `sample-data/`.

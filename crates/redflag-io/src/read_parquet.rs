@@ -183,8 +183,9 @@ mod tests {
 
     #[test]
     fn text_and_enum_columns_are_read_as_dictionaries_identifiers_as_strings() {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/transactions.parquet");
+        // The crate's directory as cargo gives it at run time (not baked in at build time).
+        let dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("tests run under cargo");
+        let path = Path::new(&dir).join("../../sample-data/transactions.parquet");
         let pf = ParquetFile::open(&path).expect("open");
         let plan =
             FilePlan::resolve(&path, &pf.header, &MappingProfile::canonical()).expect("plan");
