@@ -166,13 +166,13 @@ pub(crate) fn compute(
     local.clear();
     local_legs.clear();
     global.clear();
-    for &l in legs {
-        let r = &cx.t.rows[row_of(l)];
-        if r.ts > w.as_of {
-            break;
-        }
-        local_legs.push(((local.len() as u32) << 1) | (l & IN));
-        local.push(*r);
+    // The gather alone first: a loop of independent loads and copies keeps many of its cache
+    // misses in flight at once. Legs are in time order, so the rows after `as_of` are a tail.
+    local.extend(legs.iter().map(|&l| cx.t.rows[row_of(l)]));
+    let kept = local.partition_point(|r| r.ts <= w.as_of);
+    local.truncate(kept);
+    for (k, &l) in legs[..kept].iter().enumerate() {
+        local_legs.push(((k as u32) << 1) | (l & IN));
         global.push(row_of(l) as u32);
     }
     let rows: &[Row] = &local;
