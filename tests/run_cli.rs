@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use sha2::{Digest, Sha256};
+
 use crate::util::{pseudonym, redflag, sample};
 
 fn run(out: &Path, extra: &[&str]) -> std::process::Output {
@@ -54,10 +56,15 @@ fn run_writes_every_output_and_the_counts_add_up() {
     .expect("json");
     assert_eq!(manifest["ingest"]["rows_read"], 3045);
     assert_eq!(manifest["ingest"]["rejected"], 5);
-    assert_eq!(
-        manifest["inputs"][0]["sha256"].as_str().map(str::len),
-        Some(64)
-    );
+    // The input's size and SHA-256 (hashed beside the alerts stage) are the file's.
+    let input = &manifest["inputs"][0];
+    let bytes = std::fs::read(input["path"].as_str().expect("path")).expect("input");
+    let want: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(input["sha256"].as_str(), Some(want.as_str()));
+    assert_eq!(input["size"].as_u64(), Some(bytes.len() as u64));
     assert_eq!(manifest["seed"], 7);
     let scores = std::fs::read_to_string(dir.path().join("scores.csv")).expect("scores");
     assert_eq!(

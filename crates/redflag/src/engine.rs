@@ -520,8 +520,8 @@ impl Engine {
         let percentiles: Vec<f64> = scores.iter().map(|&s| forest.percentile(s)).collect();
         timings.model = clock.elapsed().as_secs_f64();
 
-        // The input files' SHA-256 for the manifest, on a thread of their own beside the
-        // alerts stage, much of which (case links, pseudonyms) runs on one core.
+        // The input files' SHA-256 for the manifest, started beside the alerts stage, much of
+        // which (case links, pseudonyms) runs on one core: the pool's idle workers hash them.
         let paths: Vec<PathBuf> = ingested
             .report
             .files
@@ -530,7 +530,7 @@ impl Engine {
             .collect();
         let hashing = std::thread::spawn(move || {
             paths
-                .iter()
+                .par_iter()
                 .map(|p| file_entry(p))
                 .collect::<Result<Vec<_>>>()
         });
