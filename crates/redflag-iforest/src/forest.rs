@@ -372,7 +372,10 @@ impl IsolationForest {
     ) {
         let Scratch { groups, group_sums } = scratch;
         let rows = sums.len();
-        fill_groups(block, f, rows, groups);
+        // Extended forests (and trees past the flat limits) walk the row-major block only.
+        if flat.iter().any(Option::is_some) {
+            fill_groups(block, f, rows, groups);
+        }
         let n = rows.div_ceil(LANES);
         group_sums.clear();
         group_sums.resize(n, [0.0; LANES]);
