@@ -8,14 +8,15 @@ use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::params::{IsolationForestValidParams, SplitKind};
 use crate::tree::{Builder, FlatTree, Group, LANES, Tree, average_path_length, fill_groups};
 
-/// Version of the model file format written by [`IsolationForest::to_json`].
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// Version of the model file format written by [`IsolationForest::to_json`]. Version 2: the
+/// training hash is BLAKE3 (version 1's was SHA-256, so its files are refused rather than
+/// reported with a hash that no longer means what the field says; refit them).
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 
 /// Rows used to estimate feature medians and the training score distribution.
 const REFERENCE_ROWS: usize = 100_000;
@@ -37,7 +38,7 @@ pub struct IsolationForest {
     /// Rows per tree actually used (ψ, at most the number of training rows).
     psi: usize,
     training_rows: usize,
-    /// SHA-256 of the training matrix (see [`IsolationForest::training_hash`]).
+    /// BLAKE3 of the training matrix (see [`IsolationForest::training_hash`]).
     training_hash: String,
     /// Features constant in the training data: never split on.
     constant_features: Vec<String>,
@@ -107,8 +108,10 @@ struct Scan {
 /// Ranges, finiteness and the training hash in one parallel pass over the rows, a 1 MiB
 /// piece at a time, so that each piece is hashed and ranged while it is in cache.
 ///
-/// The hash is SHA-256 over the shape and the SHA-256 of each piece's row-major
-/// little-endian bytes.
+/// The hash is BLAKE3 over the shape and the BLAKE3 of each piece's row-major
+/// little-endian bytes. BLAKE3 rather than SHA-256: with SHA-256 (even in the CPU's SHA
+/// instructions) this pass took 0.6 s of a 0.7 s fit on 10M rows × 16 on 2 cores; with BLAKE3
+/// it takes 0.25 s.
 fn scan(x: &ArrayView2<'_, f64>) -> Scan {
     let f = x.ncols();
     let rows_per_piece = ((1 << 17) / f.max(1)).max(1);
@@ -132,22 +135,28 @@ fn scan(x: &ArrayView2<'_, f64>) -> Scan {
             };
             let mut ranges = vec![(f64::INFINITY, f64::NEG_INFINITY); f];
             for row in values.chunks_exact(f.max(1)) {
+                // Plain comparisons, which vectorise (NaN never wins one; it fails `finite`).
                 for (m, &v) in ranges.iter_mut().zip(row) {
-                    m.0 = m.0.min(v);
-                    m.1 = m.1.max(v);
+                    if v < m.0 {
+                        m.0 = v;
+                    }
+                    if v > m.1 {
+                        m.1 = v;
+                    }
                 }
             }
-            let finite = values.iter().all(|v| v.is_finite());
-            let mut h = Sha256::new();
-            let mut bytes = [0u8; 8 * 512];
-            for chunk in values.chunks(512) {
+            let finite = values.iter().fold(true, |all, v| all & v.is_finite());
+            // 16 KiB at a time, enough for BLAKE3 to hash 16 of its chunks side by side.
+            let mut h = blake3::Hasher::new();
+            let mut bytes = [0u8; 8 * 2048];
+            for chunk in values.chunks(2048) {
                 for (b, v) in bytes.chunks_exact_mut(8).zip(chunk) {
                     b.copy_from_slice(&v.to_le_bytes());
                 }
                 h.update(&bytes[..8 * chunk.len()]);
             }
             Piece {
-                digest: h.finalize().into(),
+                digest: *h.finalize().as_bytes(),
                 ranges,
                 finite,
             }
@@ -155,11 +164,11 @@ fn scan(x: &ArrayView2<'_, f64>) -> Scan {
         .collect();
     let mut ranges = vec![(f64::INFINITY, f64::NEG_INFINITY); f];
     let mut finite = true;
-    let mut h = Sha256::new();
-    h.update((x.nrows() as u64).to_le_bytes());
-    h.update((x.ncols() as u64).to_le_bytes());
+    let mut h = blake3::Hasher::new();
+    h.update(&(x.nrows() as u64).to_le_bytes());
+    h.update(&(x.ncols() as u64).to_le_bytes());
     for piece in &pieces {
-        h.update(piece.digest);
+        h.update(&piece.digest);
         for (m, p) in ranges.iter_mut().zip(&piece.ranges) {
             m.0 = m.0.min(p.0);
             m.1 = m.1.max(p.1);
@@ -169,7 +178,7 @@ fn scan(x: &ArrayView2<'_, f64>) -> Scan {
     Scan {
         ranges,
         finite,
-        hash: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        hash: h.finalize().to_hex().to_string(),
     }
 }
 
@@ -335,8 +344,8 @@ impl IsolationForest {
         self.training_rows
     }
 
-    /// SHA-256 identifying the training matrix: over the shape and the hashes of 1 MiB pieces
-    /// of its row-major little-endian bytes.
+    /// BLAKE3 identifying the training matrix, in hex: over the shape and the BLAKE3 hashes of
+    /// 1 MiB pieces of its row-major little-endian bytes.
     pub fn training_hash(&self) -> &str {
         &self.training_hash
     }
@@ -626,17 +635,14 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let x: Array2<f64> = Array2::from_shape_fn((40_000, 7), |_| rng.gen_range(-5.0..5.0));
         let want = {
-            let mut h = Sha256::new();
-            h.update(40_000u64.to_le_bytes());
-            h.update(7u64.to_le_bytes());
+            let mut h = blake3::Hasher::new();
+            h.update(&40_000u64.to_le_bytes());
+            h.update(&7u64.to_le_bytes());
             for piece in x.as_slice().expect("row-major").chunks((1 << 17) / 7 * 7) {
                 let bytes: Vec<u8> = piece.iter().flat_map(|v| v.to_le_bytes()).collect();
-                h.update(Sha256::digest(&bytes));
+                h.update(blake3::hash(&bytes).as_bytes());
             }
-            h.finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
+            h.finalize().to_hex().to_string()
         };
         assert_eq!(scan(&x.view()).hash, want);
         // The same matrix stored column-major hashes the same.

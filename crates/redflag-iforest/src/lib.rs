@@ -50,7 +50,7 @@
 //! - **Percentiles.** The model keeps the training score distribution (estimated on up to
 //!   100,000 evenly spaced training rows), so a score can be reported as a percentile.
 //! - **Model files.** [`IsolationForest::to_json`] / [`IsolationForest::from_json`]: format
-//!   version, feature names, parameters and seed, a SHA-256 of the training data, training
+//!   version, feature names, parameters and seed, a BLAKE3 hash of the training data, training
 //!   score quantiles, medians, and the trees as flat node arrays.
 
 mod error;
@@ -194,7 +194,7 @@ mod tests {
             assert_eq!(f.score(x.view()).expect("a"), g.score(x.view()).expect("b"));
         }
         let bumped = fit(&x, IsolationForestParams::new()).to_json().replacen(
-            "\"format_version\":1",
+            "\"format_version\":2",
             "\"format_version\":99",
             1,
         );

@@ -793,7 +793,7 @@ impl Engine {
             model: BTreeMap::from([
                 ("source".to_owned(), versions.model.clone()),
                 (
-                    "training_sha256".to_owned(),
+                    "training_blake3".to_owned(),
                     forest.training_hash().to_owned(),
                 ),
                 ("n_trees".to_owned(), forest.n_trees().to_string()),
