@@ -584,7 +584,8 @@ impl IsolationForest {
             .map_err(|e| Error::ModelFile(format!("not a redflag model file ({e})")))?;
         if v.format_version != MODEL_FORMAT_VERSION {
             return Err(Error::ModelFile(format!(
-                "format version {} is not supported (this build reads version {MODEL_FORMAT_VERSION})",
+                "format version {} is not supported (this build reads version {MODEL_FORMAT_VERSION}); \
+                 fit the model again with this build (`redflag model fit`)",
                 v.format_version
             )));
         }

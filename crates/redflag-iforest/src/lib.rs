@@ -193,13 +193,20 @@ mod tests {
             assert!(f == g, "the model survives JSON exactly");
             assert_eq!(f.score(x.view()).expect("a"), g.score(x.view()).expect("b"));
         }
-        let bumped = fit(&x, IsolationForestParams::new()).to_json().replacen(
-            "\"format_version\":2",
-            "\"format_version\":99",
-            1,
-        );
-        let e = IsolationForest::from_json(&bumped).expect_err("version");
-        assert!(e.to_string().contains("format version 99"), "{e}");
+        // A newer file, and a version-1 file (its training hash was SHA-256): both refused,
+        // naming the version and what to do.
+        let json = fit(&x, IsolationForestParams::new()).to_json();
+        for other in [99, 1] {
+            let changed = json.replacen(
+                "\"format_version\":2",
+                &format!("\"format_version\":{other}"),
+                1,
+            );
+            let e = IsolationForest::from_json(&changed).expect_err("version");
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("format version {other} ")), "{msg}");
+            assert!(msg.contains("redflag model fit"), "{msg}");
+        }
     }
 
     #[test]
