@@ -135,7 +135,8 @@ fn scan(x: &ArrayView2<'_, f64>) -> Scan {
             };
             let mut ranges = vec![(f64::INFINITY, f64::NEG_INFINITY); f];
             for row in values.chunks_exact(f.max(1)) {
-                // Plain comparisons, which vectorise (NaN never wins one; it fails `finite`).
+                // Plain comparisons, without `f64::min`'s NaN handling (NaN never wins one,
+                // and it fails `finite`).
                 for (m, &v) in ranges.iter_mut().zip(row) {
                     if v < m.0 {
                         m.0 = v;
