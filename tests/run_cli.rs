@@ -66,6 +66,14 @@ fn run_writes_every_output_and_the_counts_add_up() {
     assert_eq!(input["sha256"].as_str(), Some(want.as_str()));
     assert_eq!(input["size"].as_u64(), Some(bytes.len() as u64));
     assert_eq!(manifest["seed"], 7);
+    // The forest's training hash (BLAKE3, hex) is recorded, and every alert quotes it.
+    let training = manifest["model"]["training_blake3"]
+        .as_str()
+        .expect("training_blake3");
+    assert!(
+        training.len() == 64 && training.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{training}"
+    );
     let scores = std::fs::read_to_string(dir.path().join("scores.csv")).expect("scores");
     assert_eq!(
         scores.lines().count() - 1,
@@ -82,6 +90,8 @@ fn run_writes_every_output_and_the_counts_add_up() {
     for (k, line) in alerts.lines().enumerate() {
         let a: serde_json::Value = serde_json::from_str(line).expect("alert json");
         assert_eq!(a["rank"], k + 1);
+        let model = a["versions"]["model"].as_str().expect("model");
+        assert!(model.contains(training), "{model}");
         assert!(
             !a["reasons"].as_array().expect("reasons").is_empty() || a["anomaly_only"] == true,
             "{line}"
