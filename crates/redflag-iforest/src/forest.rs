@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::params::{IsolationForestValidParams, SplitKind};
-use crate::tree::{Builder, FlatTree, Group, LANES, Tree, average_path_length, fill_groups};
+use crate::tree::{
+    BLOCK, Builder, Column, FlatTree, Group, Kernel, LANES, Tree, average_path_length,
+    fill_columns, fill_groups,
+};
 
 /// Version of the model file format written by [`IsolationForest::to_json`]. Version 2: the
 /// training hash is BLAKE3 (version 1's was SHA-256, so its files are refused rather than
@@ -283,7 +286,7 @@ fn fit_view(
         score_quantiles: Vec::new(),
         trees,
     };
-    let (mut scores, _) = forest.score_view(reference_x.view());
+    let (mut scores, _) = forest.score_view(reference_x.view(), Kernel::detect());
     scores.sort_by(f64::total_cmp);
     forest.score_quantiles = (0..QUANTILES)
         .map(|q| {
@@ -298,15 +301,25 @@ fn fit_view(
 /// Rows scored per parallel task.
 const ROWS_PER_TASK: usize = 4096;
 
-/// Reused buffers of a scoring task: rows as lane groups, and their sums.
-#[derive(Default)]
+/// Reused buffers of a scoring task: rows as lane groups (and as columns for
+/// [`Kernel::Block`]), and their sums.
 struct Scratch {
+    kernel: Kernel,
     groups: Vec<Group>,
+    cols: Vec<Column>,
     group_sums: Vec<[f64; LANES]>,
 }
 
-/// Rows copied row-major into one block for the trees to walk (in lanes, see `FlatTree`).
-const BLOCK: usize = 64;
+impl Scratch {
+    fn new(kernel: Kernel) -> Self {
+        Scratch {
+            kernel,
+            groups: Vec::new(),
+            cols: Vec::new(),
+            group_sums: Vec::new(),
+        }
+    }
+}
 
 impl IsolationForest {
     /// Fits on a matrix with named features (the names are checked again when scoring).
@@ -380,18 +393,26 @@ impl IsolationForest {
         scratch: &mut Scratch,
         sums: &mut [f64],
     ) {
-        let Scratch { groups, group_sums } = scratch;
+        let Scratch {
+            kernel,
+            groups,
+            cols,
+            group_sums,
+        } = scratch;
         let rows = sums.len();
         // Extended forests (and trees past the flat limits) walk the row-major block only.
         if flat.iter().any(Option::is_some) {
             fill_groups(block, f, rows, groups);
+            if *kernel == Kernel::Block {
+                fill_columns(block, f, rows, cols);
+            }
         }
         let n = rows.div_ceil(LANES);
         group_sums.clear();
         group_sums.resize(n, [0.0; LANES]);
         for (tree, flat) in self.trees.iter().zip(flat) {
             match flat {
-                Some(ft) => ft.add_path_lengths(&groups[..n], group_sums),
+                Some(ft) => ft.add_path_lengths(*kernel, &groups[..n], cols, group_sums),
                 None => {
                     for r in 0..rows {
                         let row = &block[r * f..(r + 1) * f];
@@ -407,14 +428,15 @@ impl IsolationForest {
 
     /// Scores of every row, and whether every value read was finite (checked while the rows
     /// are copied, so that [`IsolationForest::score`] needs no pass of its own).
-    fn score_view(&self, x: ArrayView2<'_, f64>) -> (Vec<f64>, bool) {
+    fn score_view(&self, x: ArrayView2<'_, f64>, kernel: Kernel) -> (Vec<f64>, bool) {
         let f = x.ncols();
         let flat: Vec<Option<FlatTree>> = self.trees.iter().map(FlatTree::from_tree).collect();
         let mut out = vec![0.0; x.nrows()];
+        let scratch = || Scratch::new(kernel);
         let finite = out
             .par_chunks_mut(ROWS_PER_TASK)
             .enumerate()
-            .map_init(Scratch::default, |scratch, (task, chunk)| {
+            .map_init(scratch, |scratch, (task, chunk)| {
                 let start = task * ROWS_PER_TASK;
                 let mut sums = vec![0.0; chunk.len()];
                 let mut block = vec![0.0; BLOCK * f];
@@ -460,7 +482,7 @@ impl IsolationForest {
     /// Anomaly scores in (0, 1], one per row. NaN or infinite input is refused.
     pub fn score(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
         self.check_width(&x)?;
-        let (scores, finite) = self.score_view(x);
+        let (scores, finite) = self.score_view(x, Kernel::detect());
         if !finite {
             // Name the feature and row.
             check_finite(&x, &self.feature_names)?;
@@ -499,6 +521,7 @@ impl IsolationForest {
         }
         let flat: Vec<Option<FlatTree>> = self.trees.iter().map(FlatTree::from_tree).collect();
         let n_trees = self.trees.len() as f64;
+        let kernel = Kernel::detect();
         let mut out = Array2::<f64>::zeros((x.nrows(), f));
         if f == 0 {
             return Ok(out);
@@ -507,7 +530,7 @@ impl IsolationForest {
             .into_par_iter()
             .enumerate()
             .for_each_init(
-                || (Vec::new(), Vec::new(), Scratch::default()),
+                || (Vec::new(), Vec::new(), Scratch::new(kernel)),
                 |(block, changed, scratch): &mut (Vec<f64>, Vec<usize>, Scratch), (i, mut o)| {
                     // The row, then one copy per feature that can move it, set to the median;
                     // all walk the trees together in the lockstep blocks scoring uses.
@@ -609,7 +632,7 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for Iso
     /// [`IsolationForest::score`] to have them refused with the feature's name).
     fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<f64>) {
         assert_eq!(x.nrows(), y.len(), "one target per row");
-        let (scores, finite) = self.score_view(x.view());
+        let (scores, finite) = self.score_view(x.view(), Kernel::detect());
         for ((o, s), row) in y.iter_mut().zip(scores).zip(x.axis_iter(Axis(0))) {
             *o = if finite || row.iter().all(|v| v.is_finite()) {
                 s
@@ -702,12 +725,15 @@ mod tests {
                     "some trees split past feature 256: {flat}"
                 );
             }
-            let got = forest.score(x.view()).expect("score");
-            for (i, row) in x.rows().into_iter().enumerate() {
-                let row = row.to_vec();
-                let sum: f64 = forest.trees.iter().map(|t| t.path_length(&row)).sum();
-                let want = forest.score_from_path(sum / forest.trees.len() as f64);
-                assert_eq!(got[i], want, "{f} features, row {i}");
+            for kernel in [Kernel::Lanes, Kernel::Block] {
+                let (got, finite) = forest.score_view(x.view(), kernel);
+                assert!(finite);
+                for (i, row) in x.rows().into_iter().enumerate() {
+                    let row = row.to_vec();
+                    let sum: f64 = forest.trees.iter().map(|t| t.path_length(&row)).sum();
+                    let want = forest.score_from_path(sum / forest.trees.len() as f64);
+                    assert_eq!(got[i], want, "{f} features, {kernel:?}, row {i}");
+                }
             }
         }
     }

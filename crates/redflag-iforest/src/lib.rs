@@ -52,6 +52,11 @@
 //! - **Model files.** [`IsolationForest::to_json`] / [`IsolationForest::from_json`]: format
 //!   version, feature names, parameters and seed, a BLAKE3 hash of the training data, training
 //!   score quantiles, medians, and the trees as flat node arrays.
+//! - **Scoring layout.** Trees are laid out as perfect binary trees and walked 64 rows at a
+//!   time, 16 in lockstep. On a CPU with AVX-512 the top three levels are instead compared
+//!   node by node over all 64 rows in vector instructions; this is the crate's one `unsafe`
+//!   call (a function compiled for AVX-512, called only after the CPU reports it). Both ways
+//!   give bit-identical scores, and the tests check both.
 
 mod error;
 mod exact;

@@ -140,6 +140,9 @@ pub(crate) fn order_key(x: f64) -> u64 {
 pub(crate) struct FlatTree {
     feature: Vec<u8>,
     threshold: Vec<u64>,
+    /// The thresholds of the top [`TOP_LEVELS`] levels as numbers, for [`Kernel::Block`]
+    /// (NaN where a leaf passes rows left: no number reaches it).
+    top_threshold: [f64; TOP_SLOTS],
     /// Path length at each bottom-level slot (slots off a leftmost path are never reached).
     value: Vec<f64>,
 }
@@ -170,6 +173,7 @@ impl FlatTree {
         let mut f = FlatTree {
             feature: vec![0; slots],
             threshold: vec![u64::MAX; slots],
+            top_threshold: [f64::NAN; TOP_SLOTS],
             value: vec![0.0; slots],
         };
         // (tree node, perfect-tree slot, level)
@@ -183,6 +187,9 @@ impl FlatTree {
             } else {
                 f.feature[slot] = n.split as u8;
                 f.threshold[slot] = order_key(n.value);
+                if slot < TOP_SLOTS {
+                    f.top_threshold[slot] = n.value;
+                }
                 stack.push((n.left as usize, 2 * slot + 1, d + 1));
                 stack.push((n.left as usize + 1, 2 * slot + 2, d + 1));
             }
@@ -190,28 +197,97 @@ impl FlatTree {
         Some(f)
     }
 
-    /// Adds each group's rows' path lengths to their sums.
-    pub fn add_path_lengths(&self, groups: &[Group], sums: &mut [[f64; LANES]]) {
+    /// Adds each group's rows' path lengths to their sums. `groups` hold a block's rows as
+    /// order keys, `cols` the same rows column by column (read by [`Kernel::Block`] only).
+    pub fn add_path_lengths(
+        &self,
+        kernel: Kernel,
+        groups: &[Group],
+        cols: &[Column],
+        sums: &mut [[f64; LANES]],
+    ) {
+        let mut pos = [0u64; BLOCK];
+        let levels = match kernel {
+            Kernel::Lanes => 0,
+            Kernel::Block => self.top_positions(cols, &mut pos),
+        };
         match self.value.len() {
-            1 => self.walk::<1>(groups, sums),
-            2 => self.walk::<2>(groups, sums),
-            4 => self.walk::<4>(groups, sums),
-            8 => self.walk::<8>(groups, sums),
-            16 => self.walk::<16>(groups, sums),
-            32 => self.walk::<32>(groups, sums),
-            64 => self.walk::<64>(groups, sums),
-            128 => self.walk::<128>(groups, sums),
-            256 => self.walk::<256>(groups, sums),
-            512 => self.walk::<512>(groups, sums),
-            1024 => self.walk::<1024>(groups, sums),
-            2048 => self.walk::<2048>(groups, sums),
-            _ => self.walk::<4096>(groups, sums),
+            1 => self.walk::<1>(levels, &pos, groups, sums),
+            2 => self.walk::<2>(levels, &pos, groups, sums),
+            4 => self.walk::<4>(levels, &pos, groups, sums),
+            8 => self.walk::<8>(levels, &pos, groups, sums),
+            16 => self.walk::<16>(levels, &pos, groups, sums),
+            32 => self.walk::<32>(levels, &pos, groups, sums),
+            64 => self.walk::<64>(levels, &pos, groups, sums),
+            128 => self.walk::<128>(levels, &pos, groups, sums),
+            256 => self.walk::<256>(levels, &pos, groups, sums),
+            512 => self.walk::<512>(levels, &pos, groups, sums),
+            1024 => self.walk::<1024>(levels, &pos, groups, sums),
+            2048 => self.walk::<2048>(levels, &pos, groups, sums),
+            _ => self.walk::<4096>(levels, &pos, groups, sums),
         }
     }
 
-    /// The walk for a tree of `N` = 2^D slots.
+    /// Takes every row of a block through the top levels (at most [`TOP_LEVELS`]) node by
+    /// node, leaving in `pos[r]` row r's position within the last level taken; returns the
+    /// number of levels taken.
+    fn top_positions(&self, cols: &[Column], pos: &mut [u64; BLOCK]) -> usize {
+        let levels = TOP_LEVELS.min(self.value.len().trailing_zeros() as usize);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+        {
+            #[allow(unsafe_code)]
+            // SAFETY: the CPU has every feature `top_avx512` is compiled for, checked above.
+            unsafe {
+                self.top_avx512(levels, cols, pos);
+            }
+            return levels;
+        }
+        self.top(levels, cols, pos);
+        levels
+    }
+
+    /// [`FlatTree::top`] compiled for AVX-512, which compares eight numbers per instruction
+    /// into mask registers.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn top_avx512(&self, levels: usize, cols: &[Column], pos: &mut [u64; BLOCK]) {
+        self.top(levels, cols, pos);
+    }
+
+    /// Level by level, every node of the level compares every row of the block, and a row
+    /// keeps the comparison of the node it is at: 2^level comparisons per row, each a lane
+    /// of a vector instruction rather than a step with its own loads.
+    #[inline(always)]
+    fn top(&self, levels: usize, cols: &[Column], pos: &mut [u64; BLOCK]) {
+        for level in 0..levels {
+            let first = (1usize << level) - 1;
+            let mut right = [0u64; BLOCK];
+            for j in 0..1u64 << level {
+                let slot = first + j as usize;
+                let col = &cols[usize::from(self.feature[slot])];
+                let t = self.top_threshold[slot];
+                for ((r, &p), &x) in right.iter_mut().zip(pos.iter()).zip(col) {
+                    *r |= u64::from(p == j) & u64::from(x >= t);
+                }
+            }
+            for (p, r) in pos.iter_mut().zip(right) {
+                *p = 2 * *p + r;
+            }
+        }
+    }
+
+    /// The walk for a tree of `N` = 2^D slots, from the positions the first `levels` levels
+    /// left (`pos`, one per row of the block).
     #[inline]
-    fn walk<const N: usize>(&self, groups: &[Group], sums: &mut [[f64; LANES]]) {
+    fn walk<const N: usize>(
+        &self,
+        levels: usize,
+        pos: &[u64; BLOCK],
+        groups: &[Group],
+        sums: &mut [[f64; LANES]],
+    ) {
         let (Ok(feature), Ok(threshold), Ok(value)) = (
             <&[u8; N]>::try_from(&self.feature[..]),
             <&[u64; N]>::try_from(&self.threshold[..]),
@@ -219,10 +295,15 @@ impl FlatTree {
         ) else {
             unreachable!("a flat tree has 2^D slots in each array");
         };
-        let depth = N.trailing_zeros();
-        for (keys, sum) in groups.iter().zip(sums) {
+        let depth = N.trailing_zeros() as usize;
+        debug_assert!(groups.len() * LANES <= BLOCK, "one block at a time");
+        for ((keys, sum), pos) in groups.iter().zip(sums).zip(pos.chunks_exact(LANES)) {
+            // Slot of position p in level L: 2^L − 1 + p.
             let mut at = [0usize; LANES];
-            for _ in 0..depth {
+            for (a, &p) in at.iter_mut().zip(pos) {
+                *a = (1 << levels) - 1 + p as usize;
+            }
+            for _ in levels..depth {
                 for (l, a) in at.iter_mut().enumerate() {
                     let i = *a % N;
                     let x = keys[l][usize::from(feature[i])];
@@ -234,6 +315,54 @@ impl FlatTree {
             for (s, a) in sum.iter_mut().zip(at) {
                 *s += value[(a + 1) % N];
             }
+        }
+    }
+}
+
+/// How a block's rows walk the flat trees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kernel {
+    /// Every level in lanes of [`LANES`] rows, each step with its own loads.
+    Lanes,
+    /// The top [`TOP_LEVELS`] levels node by node over the whole block, in vector
+    /// instructions, then the rest in lanes.
+    Block,
+}
+
+impl Kernel {
+    /// [`Kernel::Block`] where the CPU has AVX-512 (scoring measured about 9 % faster on an
+    /// AMD EPYC, one thread); [`Kernel::Lanes`] elsewhere: with 2- or 4-wide vectors the
+    /// comparisons cost about what the steps they replace do. Both give the same sums.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+        {
+            return Kernel::Block;
+        }
+        Kernel::Lanes
+    }
+}
+
+/// Rows of one block: the top levels of a tree compare all of them at once.
+pub(crate) const BLOCK: usize = 64;
+/// Levels [`Kernel::Block`] takes node by node. 3 measured fastest: level L costs 2^L
+/// comparisons per row, so a 4th costs more than the step it saves.
+const TOP_LEVELS: usize = 3;
+/// Slots in the top [`TOP_LEVELS`] levels.
+const TOP_SLOTS: usize = (1 << TOP_LEVELS) - 1;
+/// One feature of a block's rows.
+pub(crate) type Column = [f64; BLOCK];
+
+/// Copies the first `rows` rows of a row-major block (`f` values each) column by column.
+pub(crate) fn fill_columns(block: &[f64], f: usize, rows: usize, cols: &mut Vec<Column>) {
+    let width = f.min(GROUP_FEATURES);
+    if cols.len() < width {
+        cols.resize(width, [0.0; BLOCK]);
+    }
+    for r in 0..rows {
+        for (c, &v) in cols.iter_mut().zip(&block[r * f..r * f + width]) {
+            c[r] = v;
         }
     }
 }
@@ -438,9 +567,11 @@ mod tests {
         let cols: Vec<Vec<f64>> = (0..f)
             .map(|_| (0..256).map(|_| rng.gen_range(-1.0..1.0)).collect())
             .collect();
-        for max_depth in [0, 1, 3, 8] {
+        // 6 rows leave leaves in the top levels, which pass rows down their leftmost path.
+        let few: Vec<Vec<f64>> = cols.iter().map(|c| c[..6].to_vec()).collect();
+        for (sample, max_depth) in [(&cols, 0), (&cols, 1), (&cols, 3), (&cols, 8), (&few, 8)] {
             let tree = Builder {
-                cols: &cols,
+                cols: sample,
                 features: &[0, 1, 2],
                 max_depth,
                 split: SplitKind::AxisParallel,
@@ -470,15 +601,20 @@ mod tests {
             }
             let mut groups = Vec::new();
             fill_groups(&block, f, 37, &mut groups);
-            let mut sums = vec![[0.5; LANES]; groups.len()];
-            flat.add_path_lengths(&groups, &mut sums);
-            for r in 0..37 {
-                let want = 0.5 + tree.path_length(&block[r * f..(r + 1) * f]);
-                assert_eq!(
-                    sums[r / LANES][r % LANES],
-                    want,
-                    "depth {max_depth} row {r}"
-                );
+            let mut block_cols = Vec::new();
+            fill_columns(&block, f, 37, &mut block_cols);
+            for kernel in [Kernel::Lanes, Kernel::Block] {
+                let mut sums = vec![[0.5; LANES]; groups.len()];
+                flat.add_path_lengths(kernel, &groups, &block_cols, &mut sums);
+                for r in 0..37 {
+                    let want = 0.5 + tree.path_length(&block[r * f..(r + 1) * f]);
+                    assert_eq!(
+                        sums[r / LANES][r % LANES],
+                        want,
+                        "{} rows, depth {max_depth}, {kernel:?}, row {r}",
+                        sample[0].len()
+                    );
+                }
             }
         }
     }
