@@ -141,7 +141,7 @@ pub(crate) struct FlatTree {
     feature: Vec<u8>,
     threshold: Vec<u64>,
     /// The thresholds of the top [`TOP_LEVELS`] levels as numbers, for [`Kernel::Block`]
-    /// (NaN where a leaf passes rows left: no number reaches it).
+    /// (NaN where a leaf passes rows left: no number compares ≥ NaN).
     top_threshold: [f64; TOP_SLOTS],
     /// Path length at each bottom-level slot (slots off a leftmost path are never reached).
     value: Vec<f64>,
