@@ -234,9 +234,7 @@ impl FlatTree {
     fn top_positions(&self, cols: &[Column], pos: &mut [u64; BLOCK]) -> usize {
         let levels = TOP_LEVELS.min(self.value.len().trailing_zeros() as usize);
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-        {
+        if has_avx512() {
             #[allow(unsafe_code)]
             // SAFETY: the CPU has every feature `top_avx512` is compiled for, checked above.
             unsafe {
@@ -335,13 +333,19 @@ impl Kernel {
     /// comparisons cost about what the steps they replace do. Both give the same sums.
     pub fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-        {
+        if has_avx512() {
             return Kernel::Block;
         }
         Kernel::Lanes
     }
+}
+
+/// Whether this CPU has every feature [`FlatTree::top_avx512`] is compiled for (the checks
+/// are cached by the standard library).
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512dq")
 }
 
 /// Rows of one block: the top levels of a tree compare all of them at once.
