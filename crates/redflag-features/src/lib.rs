@@ -60,6 +60,7 @@ mod entity;
 mod graph;
 mod index;
 mod intern;
+mod ledger;
 mod prepare;
 mod profile;
 
@@ -72,6 +73,7 @@ use rayon::prelude::*;
 
 pub use catalog::{CATALOG, F, FeatureDef, N_FEATURES, Unit, feature};
 pub use config::{DAY, FeatureConfig, HOUR, MccGroups, PartyCategory};
+pub use ledger::Ledger;
 pub use prepare::EntityKind;
 pub use profile::{CHANNEL_MIXES, Profiles};
 
@@ -148,6 +150,8 @@ pub struct EntityFeatures {
     /// Each entity's descriptive segments (channel mix, region, institution), in the order of
     /// `batch`, for the fairness report. No rule or model reads them.
     pub profiles: Profiles,
+    /// The transactions, their parties as rows of `batch`.
+    pub ledger: Ledger,
 }
 
 /// Computes `entity_features` from canonical `transactions` batches.
@@ -240,12 +244,20 @@ pub fn compute(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<EntityFea
         .collect();
     peers(&mut features, &kinds, &segments);
     let batch = to_batch(&ids, &kinds, &segments, &features)?;
+    // The rows move into the ledger as they are: no copy, so no second peak.
+    let ledger = Ledger::new(
+        t.rows,
+        t.customers.map(|c| (c.sender, c.receiver)),
+        n_accounts,
+        batches.iter().map(RecordBatch::num_rows),
+    );
     timings.finish = clock.elapsed().as_secs_f64();
     Ok(EntityFeatures {
         batch,
         as_of: t.as_of,
         timings,
         profiles,
+        ledger,
     })
 }
 

@@ -1,0 +1,119 @@
+//! The transactions of a feature pass, kept by entity row for the stages after it.
+
+use redflag_schema::Channel;
+
+use crate::intern::NONE;
+use crate::prepare::Row;
+
+/// The transactions as the feature pass read them, with every party already resolved to its
+/// row of [`EntityFeatures::batch`](crate::EntityFeatures::batch).
+///
+/// Later stages that follow money between entities (case links, evidence, the money-flow
+/// graph of a report) read this instead of looking identifier text up again: transaction `i`
+/// is row `i` of the input batches taken in order ([`Ledger::locate`] finds it), and every
+/// party is a number.
+#[derive(Clone, Default)]
+pub struct Ledger {
+    rows: Vec<Row>,
+    /// Customer codes of each row's sender and receiver, when the input names customers.
+    customers: Option<(Vec<u32>, Vec<u32>)>,
+    /// Account-level entities: rows `0..n_accounts` of the table; customers follow.
+    n_accounts: usize,
+    /// First transaction of each input batch.
+    starts: Vec<usize>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("transactions", &self.rows.len())
+            .field("accounts", &self.n_accounts)
+            .field("customers", &self.customers.is_some())
+            .finish()
+    }
+}
+
+fn row_of(code: u32, base: usize) -> Option<usize> {
+    (code != NONE).then(|| base + code as usize)
+}
+
+impl Ledger {
+    pub(crate) fn new(
+        rows: Vec<Row>,
+        customers: Option<(Vec<u32>, Vec<u32>)>,
+        n_accounts: usize,
+        batch_lens: impl IntoIterator<Item = usize>,
+    ) -> Ledger {
+        let mut starts = Vec::new();
+        let mut total = 0;
+        for n in batch_lens {
+            starts.push(total);
+            total += n;
+        }
+        Ledger {
+            rows,
+            customers,
+            n_accounts,
+            starts,
+        }
+    }
+
+    /// Number of transactions.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// No transactions.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Transactions `start..end` of each input batch, in order.
+    pub fn batches(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let ends = self.starts.iter().skip(1).copied().chain([self.rows.len()]);
+        self.starts.iter().copied().zip(ends).map(|(s, e)| s..e)
+    }
+
+    /// The input batch and the row in it of transaction `i`.
+    pub fn locate(&self, i: usize) -> (usize, usize) {
+        let b = self.starts.partition_point(|&s| s <= i) - 1;
+        (b, i - self.starts[b])
+    }
+
+    /// Timestamp (UTC microseconds).
+    pub fn ts(&self, i: usize) -> i64 {
+        self.rows[i].ts
+    }
+
+    /// `amount_base`.
+    pub fn amount(&self, i: usize) -> f64 {
+        self.rows[i].amount
+    }
+
+    /// A card purchase: shopping, not a money flow between parties.
+    pub fn is_card(&self, i: usize) -> bool {
+        matches!(
+            self.rows[i].channel(),
+            Channel::CardPresent | Channel::CardNotPresent
+        )
+    }
+
+    /// Entity rows of the sender and the receiver (`None` for cash).
+    pub fn parties(&self, i: usize) -> (Option<usize>, Option<usize>) {
+        let r = &self.rows[i];
+        (row_of(r.sender, 0), row_of(r.receiver, 0))
+    }
+
+    /// Entity rows of the sender's and the receiver's customers (`None` when not given).
+    pub fn customers(&self, i: usize) -> (Option<usize>, Option<usize>) {
+        match &self.customers {
+            Some((s, r)) => (row_of(s[i], self.n_accounts), row_of(r[i], self.n_accounts)),
+            None => (None, None),
+        }
+    }
+
+    /// Whether the table has customer rows (the input named customers).
+    pub fn has_customers(&self) -> bool {
+        self.customers.is_some()
+    }
+}
