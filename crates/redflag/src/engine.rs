@@ -6,18 +6,18 @@ use hashbrown::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, TimestampMicrosecondType, UInt32Type};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, UInt32Type};
 use ndarray::Array2;
 use rayon::prelude::*;
-use redflag_features::{CATALOG, DAY, FeatureConfig};
+use redflag_features::{CATALOG, DAY, FeatureConfig, Ledger};
 use redflag_iforest::{IsolationForest, IsolationForestParams};
 use redflag_io::{
     DiscardRejects, IngestOptions, IngestReport, MappingProfile, RateTable, RejectCsvWriter, ingest,
 };
 use redflag_rules::{Reference, RuleEngine, RulePack, Severity};
 use redflag_schema::columns as col;
-use redflag_schema::{CanonicalEnum, Channel, Text};
+use redflag_schema::{CASH_PARTY, Text};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -476,21 +476,28 @@ impl Engine {
         // Ingest.
         let clock = Instant::now();
         self.stage(Stage::Ingest);
-        let owned;
-        let ingested = match given {
-            Some(i) => i,
-            None => {
-                owned = self.ingest()?;
-                &owned
-            }
+        let owned = match given {
+            Some(_) => None,
+            None => Some(self.ingest()?),
         };
+        let ingested = given.or(owned.as_ref()).expect("ingested or given");
         timings.ingest = clock.elapsed().as_secs_f64();
 
         // Features, rules.
         let clock = Instant::now();
         self.stage(Stage::Features);
-        let features = redflag_features::compute(&ingested.batches, &cfg)?;
+        let mut features = redflag_features::compute(&ingested.batches, &cfg)?;
+        let ledger = std::mem::take(&mut features.ledger);
         timings.features = clock.elapsed().as_secs_f64();
+        // From here on only the transaction ids are read from the table (the ledger has the
+        // rest): the other columns of a table this run read itself are let go.
+        let report = ingested.report.clone();
+        let txn_columns: Vec<Option<ArrayRef>> = ingested
+            .batches
+            .iter()
+            .map(|b| b.column_by_name(col::TXN_ID).cloned())
+            .collect();
+        drop(owned);
         let clock = Instant::now();
         self.stage(Stage::Rules);
         let table = &features.batch;
@@ -520,14 +527,9 @@ impl Engine {
         let percentiles: Vec<f64> = scores.iter().map(|&s| forest.percentile(s)).collect();
         timings.model = clock.elapsed().as_secs_f64();
 
-        // The input files' SHA-256 for the manifest, started beside the alerts stage, much of
-        // which (case links, pseudonyms) runs on one core: the pool's idle workers hash them.
-        let paths: Vec<PathBuf> = ingested
-            .report
-            .files
-            .iter()
-            .map(|f| f.path.clone())
-            .collect();
+        // The input files' SHA-256 for the manifest, started beside the alerts stage, parts of
+        // which (ranking, assembling alerts) run on one core: the pool's idle workers hash them.
+        let paths: Vec<PathBuf> = report.files.iter().map(|f| f.path.clone()).collect();
         let hashing = std::thread::spawn(move || {
             paths
                 .par_iter()
@@ -613,7 +615,15 @@ impl Engine {
             .iter()
             .map(|&r| (kinds.value(r).to_owned(), ids.value(r).to_owned()))
             .collect();
-        let links = Links::collect(&ingested.batches, &keys, features.as_of);
+        let txn_ids: Vec<Option<Text<'_>>> = txn_columns
+            .iter()
+            .map(|c| c.as_ref().and_then(|c| Text::of(c.as_ref())))
+            .collect();
+        let txn_id = |i: usize| {
+            let (b, row) = ledger.locate(i);
+            txn_ids[b].and_then(|t| t.get(row)).unwrap_or_default()
+        };
+        let links = Links::collect(&ledger, txn_id, &candidates, n, features.as_of);
         let mut per_case: HashMap<usize, usize> = HashMap::new();
         let kept: Vec<usize> = (0..candidates.len())
             .filter(|&k| {
@@ -624,14 +634,17 @@ impl Engine {
             .take(self.budget.unwrap_or(usize::MAX))
             .collect();
         let flows = {
-            let top: hashbrown::HashSet<&str> = kept
-                .iter()
-                .take(FLOW_ALERTS)
-                .filter(|&&k| keys[k].0 != "customer")
-                .map(|&k| keys[k].1.as_str())
-                .collect();
-            collect_flows(&ingested.batches, &top, features.as_of)
+            let mut top = vec![false; n];
+            for &k in kept.iter().take(FLOW_ALERTS) {
+                if keys[k].0 != "customer" {
+                    top[candidates[k]] = true;
+                }
+            }
+            let name = |e: Option<usize>| e.map_or(CASH_PARTY, |e| ids.value(e));
+            collect_flows(&ledger, &top, name, features.as_of)
         };
+        // The transactions are not read again: their memory goes to assembling the alerts.
+        drop(ledger);
         let attributions = {
             let rows: Vec<usize> = kept.iter().map(|&k| candidates[k]).collect();
             let sub = x.select(ndarray::Axis(0), &rows);
@@ -782,7 +795,7 @@ impl Engine {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             alert_format: ALERT_FORMAT_VERSION,
             inputs,
-            ingest: ingested.report.clone(),
+            ingest: report,
             config,
             rule_pack: BTreeMap::from([
                 ("name".to_owned(), engine.pack().pack.name.clone()),
@@ -914,122 +927,125 @@ struct Links {
     victim: Vec<bool>,
 }
 
-impl Links {
-    fn collect(batches: &[RecordBatch], keys: &[(String, String)], as_of: i64) -> Links {
-        let mut parties: HashMap<&str, usize> = HashMap::new();
-        let mut customers: HashMap<&str, usize> = HashMap::new();
-        for (k, (kind, id)) in keys.iter().enumerate() {
-            if kind == "customer" {
-                customers.insert(id.as_str(), k);
-            } else {
-                parties.insert(id.as_str(), k);
+/// Visits the transactions of the 30 days up to `as_of`, one input batch per task: `each(acc,
+/// i)` for each transaction `i` of a batch, in order, into that batch's `acc` (from `init`).
+/// The accumulators come back in batch order, so that sums over them do not depend on threads.
+fn per_batch_30d<T: Send>(
+    ledger: &Ledger,
+    as_of: i64,
+    each: impl Fn(&mut T, usize) + Sync,
+    init: impl Fn() -> T + Sync,
+) -> Vec<T> {
+    let from = as_of - 30 * DAY;
+    let ranges: Vec<std::ops::Range<usize>> = ledger.batches().collect();
+    ranges
+        .into_par_iter()
+        .map(|range| {
+            let mut acc = init();
+            for i in range {
+                let t = ledger.ts(i);
+                if t > from && t <= as_of {
+                    each(&mut acc, i);
+                }
             }
+            acc
+        })
+        .collect()
+}
+
+impl Links {
+    /// Links of the alert candidates `rows` (entity rows of the feature table, in rank order);
+    /// `txn_id` gives a transaction's id for the evidence.
+    fn collect<'b>(
+        ledger: &Ledger,
+        txn_id: impl Fn(usize) -> &'b str + Sync,
+        rows: &[usize],
+        n_entities: usize,
+        as_of: i64,
+    ) -> Links {
+        // Candidate index of each entity row.
+        let mut slot = vec![usize::MAX; n_entities];
+        for (k, &r) in rows.iter().enumerate() {
+            slot[r] = k;
         }
-        let from = as_of - 30 * DAY;
-        // Per batch, in parallel: (alert, amount, txn id) hits, alert pairs to join into cases,
-        // payments between alerted entities, and (account, holder) pairs of alerted entities.
-        type BatchLinks<'b> = (
-            Vec<(usize, f64, &'b str)>,
-            Vec<(usize, usize)>,
-            Vec<(usize, usize, f64)>,
-            Vec<(usize, usize)>,
-        );
-        let per_batch: Vec<BatchLinks<'_>> = batches
-            .par_iter()
-            .map(|b| {
-                let mut hits_out = Vec::new();
-                let mut pairs = Vec::new();
-                // Money paid by one alerted entity to another (payer, payee, amount).
-                let mut inner: Vec<(usize, usize, f64)> = Vec::new();
-                let mut owners: Vec<(usize, usize)> = Vec::new();
-                let text = |name: &str| b.column_by_name(name).and_then(|c| Text::of(c.as_ref()));
-                let (Some(txn), Some(s), Some(r)) = (
-                    text(col::TXN_ID),
-                    text(col::SENDER_ID),
-                    text(col::RECEIVER_ID),
-                ) else {
-                    return (hits_out, pairs, inner, owners);
-                };
-                let sc = text(col::SENDER_CUSTOMER_ID).filter(|_| !customers.is_empty());
-                let rc = text(col::RECEIVER_CUSTOMER_ID).filter(|_| !customers.is_empty());
-                let ts = b
-                    .column_by_name(col::TS)
-                    .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().cloned());
-                let amount = b
-                    .column_by_name(col::AMOUNT_BASE)
-                    .and_then(|c| c.as_primitive_opt::<Float64Type>().cloned());
-                let (Some(ts), Some(amount)) = (ts, amount) else {
-                    return (hits_out, pairs, inner, owners);
-                };
-                let is_card = card_rows(b);
-                let cust = |a: &Option<Text<'_>>, i: usize| {
-                    a.and_then(|a| a.get(i))
-                        .and_then(|v| customers.get(v).copied())
-                };
-                for i in 0..b.num_rows() {
-                    let t = ts.value(i);
-                    if t <= from || t > as_of {
-                        continue;
-                    }
-                    let (ps, pr) = (
-                        parties.get(s.value(i)).copied(),
-                        parties.get(r.value(i)).copied(),
-                    );
-                    let (cs, cr) = (cust(&sc, i), cust(&rc, i));
-                    if !is_card(i) {
-                        for (a, b) in [(ps, pr), (cs, cr)] {
-                            if let (Some(a), Some(b)) = (a, b)
-                                && a != b
-                            {
-                                inner.push((a, b, amount.value(i)));
-                            }
-                        }
-                    }
-                    // Which alerted customer holds which alerted account.
-                    for (acct, holder) in [(ps, cs), (pr, cr)] {
-                        if let (Some(a), Some(h)) = (acct, holder) {
-                            owners.push((a, h));
-                        }
-                    }
-                    let hits = [ps, pr, cs, cr];
-                    let mut first = None;
-                    for k in hits.into_iter().flatten() {
-                        hits_out.push((k, amount.value(i), txn.value(i)));
-                        match first {
-                            None => first = Some(k),
-                            Some(f) => pairs.push((f, k)),
+        let cand = |r: Option<usize>| r.map(|r| slot[r]).filter(|&k| k != usize::MAX);
+        // Per batch, in parallel: (alert, amount, transaction) hits, alert pairs to join into
+        // cases, payments between alerted entities, and (account, holder) pairs of alerted
+        // entities.
+        #[derive(Default)]
+        struct BatchLinks {
+            hits: Vec<(usize, f64, usize)>,
+            pairs: Vec<(usize, usize)>,
+            /// Money paid by one alerted entity to another (payer, payee, amount).
+            inner: Vec<(usize, usize, f64)>,
+            owners: Vec<(usize, usize)>,
+        }
+        let mut per_batch = per_batch_30d(
+            ledger,
+            as_of,
+            |l: &mut BatchLinks, i| {
+                let (ps, pr) = ledger.parties(i);
+                let (ps, pr) = (cand(ps), cand(pr));
+                let (cs, cr) = ledger.customers(i);
+                let (cs, cr) = (cand(cs), cand(cr));
+                if ps.is_none() && pr.is_none() && cs.is_none() && cr.is_none() {
+                    return;
+                }
+                let amount = ledger.amount(i);
+                if !ledger.is_card(i) {
+                    for (a, b) in [(ps, pr), (cs, cr)] {
+                        if let (Some(a), Some(b)) = (a, b)
+                            && a != b
+                        {
+                            l.inner.push((a, b, amount));
                         }
                     }
                 }
-                owners.sort_unstable();
-                owners.dedup();
-                (hits_out, pairs, inner, owners)
-            })
-            .collect();
-        // Transaction ids stay borrowed from the batches until the few kept as evidence.
-        let mut found: Vec<Vec<(f64, &str)>> = vec![Vec::new(); keys.len()];
-        let mut parent: Vec<usize> = (0..keys.len()).collect();
-        let mut paid_in = vec![0.0; keys.len()];
-        let mut paid_out = vec![0.0; keys.len()];
+                // Which alerted customer holds which alerted account.
+                for (acct, holder) in [(ps, cs), (pr, cr)] {
+                    if let (Some(a), Some(h)) = (acct, holder) {
+                        l.owners.push((a, h));
+                    }
+                }
+                let mut first = None;
+                for k in [ps, pr, cs, cr].into_iter().flatten() {
+                    l.hits.push((k, amount, i));
+                    match first {
+                        None => first = Some(k),
+                        Some(f) => l.pairs.push((f, k)),
+                    }
+                }
+            },
+            BatchLinks::default,
+        );
+        for l in &mut per_batch {
+            l.owners.sort_unstable();
+            l.owners.dedup();
+        }
+        let mut found: Vec<Vec<(f64, usize)>> = vec![Vec::new(); rows.len()];
+        let mut parent: Vec<usize> = (0..rows.len()).collect();
+        let mut paid_in = vec![0.0; rows.len()];
+        let mut paid_out = vec![0.0; rows.len()];
         let mut paid: HashMap<(usize, usize), f64> = HashMap::new();
         let mut owner: Vec<(usize, usize)> = Vec::new();
-        for (hits, pairs, inner, owners) in per_batch {
-            owner.extend(owners);
-            for (a, b, amount) in inner {
+        for l in per_batch {
+            owner.extend(l.owners);
+            for (a, b, amount) in l.inner {
                 paid_out[a] += amount;
                 paid_in[b] += amount;
                 *paid.entry((a, b)).or_default() += amount;
             }
-            for (k, amount, txn) in hits {
-                found[k].push((amount, txn));
+            for (k, amount, i) in l.hits {
+                found[k].push((amount, i));
             }
-            for (a, b) in pairs {
+            for (a, b) in l.pairs {
                 union(&mut parent, a, b);
             }
         }
         let evidence = found
-            .into_iter()
-            .map(|mut v| {
+            .into_par_iter()
+            .map(|v| {
+                let mut v: Vec<(f64, &str)> = v.into_iter().map(|(a, i)| (a, txn_id(i))).collect();
                 v.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
                 v.dedup_by(|a, b| a.1 == b.1);
                 v.into_iter()
@@ -1045,10 +1061,10 @@ impl Links {
         let mut links = Links {
             evidence,
             parent,
-            victim: vec![false; keys.len()],
+            victim: vec![false; rows.len()],
         };
         let mut sink: HashMap<usize, (f64, usize)> = HashMap::new();
-        for k in 0..keys.len() {
+        for k in 0..rows.len() {
             let net = paid_in[k] - paid_out[k];
             let root = links.case_root(k);
             let e = sink.entry(root).or_insert((0.0, usize::MAX));
@@ -1056,7 +1072,7 @@ impl Links {
                 *e = (net, k);
             }
         }
-        for k in 0..keys.len() {
+        for k in 0..rows.len() {
             let Some(&(net, s)) = sink.get(&links.case_root(k)) else {
                 continue;
             };
@@ -1090,68 +1106,36 @@ impl Links {
     }
 }
 
-/// Whether row `i` of `b` is a card purchase: shopping, not a money flow between parties
-/// (false for every row when the batch has no channel column).
-fn card_rows(b: &RecordBatch) -> impl Fn(usize) -> bool {
-    let channel = b.column_by_name(col::CHANNEL).and_then(|c| {
-        c.as_dictionary_opt::<arrow::datatypes::UInt8Type>()
-            .cloned()
-    });
-    let card = [Channel::CardPresent.key(), Channel::CardNotPresent.key()];
-    move |i| {
-        channel
-            .as_ref()
-            .is_some_and(|c| card.contains(&c.keys().value(i)))
-    }
-}
-
-/// Money flows (card purchases left out) over the 30 days before `as_of` that touch one of
-/// `parties`, summed per (payer, payee) and sorted.
-fn collect_flows(
-    batches: &[RecordBatch],
-    parties: &hashbrown::HashSet<&str>,
+/// Money flows (card purchases left out) over the 30 days before `as_of` that touch one of the
+/// entity rows marked in `parties`, summed per (payer, payee) and sorted; `name` gives an
+/// entity row's id (cash is [`CASH_PARTY`]).
+fn collect_flows<'n>(
+    ledger: &Ledger,
+    parties: &[bool],
+    name: impl Fn(Option<usize>) -> &'n str,
     as_of: i64,
 ) -> Vec<Flow> {
-    let from = as_of - 30 * DAY;
-    /// Amount and count per (payer, payee), borrowed from the batches.
-    type Sums<'b> = HashMap<(&'b str, &'b str), (f64, u32)>;
-    let per_batch: Vec<Sums<'_>> = batches
-        .par_iter()
-        .map(|b| {
-            let mut flows = HashMap::new();
-            let text = |name: &str| b.column_by_name(name).and_then(|c| Text::of(c.as_ref()));
-            let ts = b
-                .column_by_name(col::TS)
-                .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().cloned());
-            let amount = b
-                .column_by_name(col::AMOUNT_BASE)
-                .and_then(|c| c.as_primitive_opt::<Float64Type>().cloned());
-            let is_card = card_rows(b);
-            let (Some(s), Some(r), Some(ts), Some(amount)) =
-                (text(col::SENDER_ID), text(col::RECEIVER_ID), ts, amount)
-            else {
-                return flows;
-            };
-            for i in 0..b.num_rows() {
-                let t = ts.value(i);
-                if t <= from
-                    || t > as_of
-                    || is_card(i)
-                    || !(parties.contains(s.value(i)) || parties.contains(r.value(i)))
-                {
-                    continue;
-                }
-                let f = flows.entry((s.value(i), r.value(i))).or_insert((0.0, 0));
-                f.0 += amount.value(i);
-                f.1 += 1;
+    /// Amount and count per (payer, payee).
+    type Sums = HashMap<(Option<usize>, Option<usize>), (f64, u32)>;
+    let touches = |e: Option<usize>| e.is_some_and(|e| parties[e]);
+    let per_batch: Vec<Sums> = per_batch_30d(
+        ledger,
+        as_of,
+        |flows: &mut Sums, i| {
+            let (s, r) = ledger.parties(i);
+            if ledger.is_card(i) || !(touches(s) || touches(r)) {
+                return;
             }
-            flows
-        })
-        .collect();
-    let mut total: Sums<'_> = HashMap::new();
+            let f = flows.entry((s, r)).or_insert((0.0, 0));
+            f.0 += ledger.amount(i);
+            f.1 += 1;
+        },
+        HashMap::new,
+    );
+    let mut total: HashMap<(&str, &str), (f64, u32)> = HashMap::new();
     for flows in per_batch {
-        for (key, (amount, count)) in flows {
-            let f = total.entry(key).or_insert((0.0, 0));
+        for ((s, r), (amount, count)) in flows {
+            let f = total.entry((name(s), name(r))).or_insert((0.0, 0));
             f.0 += amount;
             f.1 += count;
         }
