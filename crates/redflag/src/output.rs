@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+use rayon::prelude::*;
 use redflag_io::{AtomicFile, push_csv_field};
 
 use crate::engine::AlertSet;
@@ -38,13 +39,49 @@ impl AlertSet {
                 _ => {}
             },
         }
-        let mut jsonl = String::new();
-        for a in &self.alerts {
-            jsonl.push_str(&serde_json::to_string(a).map_err(|e| Error::Output(e.to_string()))?);
+        // The other outputs do not depend on each other: they are rendered and written side by
+        // side; the manifest, which says the run is complete, only once all of them are.
+        let outputs: [&(dyn Fn() -> Result<()> + Sync); 5] = [
+            &|| write_file(&dir.join("alerts.jsonl"), self.render_jsonl()?.as_bytes()),
+            &|| write_file(&dir.join("alerts.csv"), self.render_alerts_csv().as_bytes()),
+            &|| self.write_parquet(&dir.join("alerts.parquet")),
+            &|| {
+                write_file(
+                    &dir.join("report.html"),
+                    crate::report::render(self).as_bytes(),
+                )
+            },
+            &|| write_file(&dir.join("scores.csv"), self.render_scores_csv().as_bytes()),
+        ];
+        outputs
+            .par_iter()
+            .map(|write| write())
+            .collect::<Result<Vec<()>>>()?;
+
+        let manifest = serde_json::to_string_pretty(&self.manifest)
+            .map_err(|e| Error::Output(e.to_string()))?;
+        write_file(&dir.join("manifest.json"), manifest.as_bytes())
+    }
+}
+
+impl AlertSet {
+    /// `alerts.jsonl`: one alert record per line, serialized in parallel.
+    fn render_jsonl(&self) -> Result<String> {
+        let lines = self
+            .alerts
+            .par_iter()
+            .map(|a| serde_json::to_string(a).map_err(|e| Error::Output(e.to_string())))
+            .collect::<Result<Vec<String>>>()?;
+        let mut jsonl = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for l in lines {
+            jsonl.push_str(&l);
             jsonl.push('\n');
         }
-        write_file(&dir.join("alerts.jsonl"), jsonl.as_bytes())?;
+        Ok(jsonl)
+    }
 
+    /// `alerts.csv`: one row per alert, lists joined by spaces (reasons by ` | `).
+    fn render_alerts_csv(&self) -> String {
         let mut csv = String::from(
             "rank,alert_id,entity_id,entity_kind,risk,rule_score,anomaly_score,anomaly_only,role_hint,case_id,rule_ids,reasons,top_features,evidence_txn_ids\n",
         );
@@ -85,13 +122,11 @@ impl AlertSet {
             }
             csv.push('\n');
         }
-        write_file(&dir.join("alerts.csv"), csv.as_bytes())?;
-        self.write_parquet(&dir.join("alerts.parquet"))?;
-        write_file(
-            &dir.join("report.html"),
-            crate::report::render(self).as_bytes(),
-        )?;
+        csv
+    }
 
+    /// `scores.csv`: every entity scored, in rank order.
+    fn render_scores_csv(&self) -> String {
         let mut scores = String::from("entity_id,entity_kind,risk,rule_score,anomaly_score,rank\n");
         for s in &self.scores {
             push_csv_field(&mut scores, &s.entity_id);
@@ -101,15 +136,9 @@ impl AlertSet {
                 s.entity_kind, s.risk, s.rule_score, s.anomaly_score, s.rank
             );
         }
-        write_file(&dir.join("scores.csv"), scores.as_bytes())?;
-
-        let manifest = serde_json::to_string_pretty(&self.manifest)
-            .map_err(|e| Error::Output(e.to_string()))?;
-        write_file(&dir.join("manifest.json"), manifest.as_bytes())
+        scores
     }
-}
 
-impl AlertSet {
     /// `alerts.parquet`: the columns of `alerts.csv`, typed, with lists for rule ids, reasons,
     /// typologies, top features and evidence.
     fn write_parquet(&self, path: &Path) -> Result<()> {
