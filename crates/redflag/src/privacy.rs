@@ -227,7 +227,7 @@ pub fn audit_log_path(explicit: Option<&Path>) -> Result<PathBuf> {
 #[derive(Debug, Clone)]
 pub struct Pseudonyms {
     key: Key,
-    of: HashMap<String, String>,
+    of: hashbrown::HashMap<String, String>,
 }
 
 impl Pseudonyms {
@@ -235,7 +235,7 @@ impl Pseudonyms {
     pub fn new(key: Key) -> Pseudonyms {
         Pseudonyms {
             key,
-            of: HashMap::new(),
+            of: hashbrown::HashMap::new(),
         }
     }
 
@@ -631,15 +631,24 @@ impl crate::AlertSet {
     /// change: ties were broken by the raw ids before.
     pub(crate) fn pseudonymize(&mut self, key: Key, as_of: i64, pack_sha: &str) -> Result<()> {
         let mut table = Pseudonyms::new(key);
-        table.assign(self.scores.iter().map(|s| s.entity_id.as_str()));
+        // Every entity scored, in place and in parallel; the table keeps raw → pseudonym.
+        let raw: Vec<String> = self
+            .scores
+            .par_iter_mut()
+            .map(|s| {
+                let p = table.key.pseudonym(&s.entity_id);
+                std::mem::replace(&mut s.entity_id, p)
+            })
+            .collect();
+        table.of.extend(
+            raw.into_iter()
+                .zip(self.scores.iter().map(|s| s.entity_id.clone())),
+        );
         table.assign(
             self.flows
                 .iter()
                 .flat_map(|f| [f.from.as_str(), f.to.as_str()]),
         );
-        for s in &mut self.scores {
-            s.entity_id = table.get(&s.entity_id).to_owned();
-        }
         let mut renamed: HashMap<String, String> = HashMap::new();
         for a in &mut self.alerts {
             a.entity_id = table.get(&a.entity_id).to_owned();
