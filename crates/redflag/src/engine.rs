@@ -889,33 +889,33 @@ pub(crate) fn file_entry(path: &Path) -> Result<crate::engine::ManifestInput> {
 fn matrix(table: &RecordBatch, names: &[String]) -> Array2<f64> {
     let n = table.num_rows();
     let mut x = Array2::<f64>::zeros((n, names.len()));
-    let columns: Vec<Vec<f64>> = names
-        .par_iter()
-        .map(|name| {
+    // Each column filled in place, on all threads: no second copy of the matrix.
+    x.axis_iter_mut(ndarray::Axis(1))
+        .into_par_iter()
+        .zip(names.par_iter())
+        .for_each(|(mut out, name)| {
             let c = table.column_by_name(name).expect("catalog column");
-            let vals: Vec<Option<f64>> = match c.data_type() {
-                DataType::UInt32 => c
-                    .as_primitive::<UInt32Type>()
-                    .iter()
-                    .map(|v| v.map(f64::from))
-                    .collect(),
-                _ => c.as_primitive::<Float64Type>().iter().collect(),
+            let value = |i: usize| -> Option<f64> {
+                if c.is_null(i) {
+                    return None;
+                }
+                Some(match c.data_type() {
+                    DataType::UInt32 => f64::from(c.as_primitive::<UInt32Type>().value(i)),
+                    _ => c.as_primitive::<Float64Type>().value(i),
+                })
             };
-            let mut present: Vec<f64> = vals.iter().flatten().copied().collect();
+            let mut present: Vec<f64> = (0..n).filter_map(value).collect();
             present.sort_by(f64::total_cmp);
             let median = if present.is_empty() {
                 0.0
             } else {
                 present[present.len() / 2]
             };
-            vals.into_iter().map(|v| v.unwrap_or(median)).collect()
-        })
-        .collect();
-    for (j, col) in columns.iter().enumerate() {
-        for (i, v) in col.iter().enumerate() {
-            x[(i, j)] = *v;
-        }
-    }
+            drop(present);
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = value(i).unwrap_or(median);
+            }
+        });
     x
 }
 
