@@ -895,15 +895,18 @@ fn matrix(table: &RecordBatch, names: &[String]) -> Array2<f64> {
         .zip(names.par_iter())
         .for_each(|(mut out, name)| {
             let c = table.column_by_name(name).expect("catalog column");
-            let value = |i: usize| -> Option<f64> {
-                if c.is_null(i) {
-                    return None;
+            // The column's type is looked at once, not per value.
+            let number: Box<dyn Fn(usize) -> f64 + Sync> = match c.data_type() {
+                DataType::UInt32 => {
+                    let a = c.as_primitive::<UInt32Type>();
+                    Box::new(move |i| f64::from(a.value(i)))
                 }
-                Some(match c.data_type() {
-                    DataType::UInt32 => f64::from(c.as_primitive::<UInt32Type>().value(i)),
-                    _ => c.as_primitive::<Float64Type>().value(i),
-                })
+                _ => {
+                    let a = c.as_primitive::<Float64Type>();
+                    Box::new(move |i| a.value(i))
+                }
             };
+            let value = |i: usize| c.is_valid(i).then(|| number(i));
             let mut present: Vec<f64> = (0..n).filter_map(value).collect();
             present.sort_by(f64::total_cmp);
             let median = if present.is_empty() {
