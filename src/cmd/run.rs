@@ -104,6 +104,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             args.out.display()
         );
     }
+    // The process exits next and the OS takes the memory back at once; freeing the scores,
+    // alerts and flows allocation by allocation first would add a tenth of a second at 10M
+    // transactions. Nothing in the set needs its destructor run: the files are written.
+    std::mem::forget(set);
     Ok(ExitCode::SUCCESS)
 }
 

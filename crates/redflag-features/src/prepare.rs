@@ -168,8 +168,36 @@ fn any_value(batches: &[RecordBatch], name: &str) -> bool {
     })
 }
 
-pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Txns> {
+/// Lets go of the `names` columns of every batch, except those in `keep`. Columns the batches
+/// do not have are skipped.
+pub(crate) fn release(batches: &mut [RecordBatch], names: &[&str], keep: &[&str]) {
     for b in batches {
+        for name in names.iter().filter(|n| !keep.contains(n)) {
+            if let Ok(i) = b.schema_ref().index_of(name) {
+                b.remove_column(i);
+            }
+        }
+    }
+}
+
+/// Lets go of every column not in `keep`.
+fn release_all_but(batches: &mut [RecordBatch], keep: &[&str]) {
+    let Some(first) = batches.first() else {
+        return;
+    };
+    let schema = first.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    release(batches, &names, keep);
+}
+
+/// Packs the batches into rows. A column is let go (unless in `keep`) once it has been read:
+/// the interned texts before the rows are allocated, the rest after.
+pub(crate) fn prepare(
+    batches: &mut [RecordBatch],
+    cfg: &FeatureConfig,
+    keep: &[&str],
+) -> Result<Txns> {
+    for b in batches.iter() {
         for name in [
             col::TS,
             col::SENDER_ID,
@@ -267,12 +295,32 @@ pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Tx
         }
     };
 
+    // Interned: only the codes are read from here on, except the texts `batch_rows` tests.
+    let mut interned = vec![
+        col::RECEIVER_ID,
+        col::GEO_CITY,
+        col::GEO_REGION,
+        col::LOCATION_ID,
+        col::MERCHANT_ID,
+        col::RECEIVER_NAME,
+        col::SENDER_CUSTOMER_ID,
+        col::RECEIVER_CUSTOMER_ID,
+        col::CONDUCTOR_ID,
+        col::DEVICE_ID,
+        col::IP_ADDRESS,
+    ];
+    if cfg.payroll_originators.is_empty() {
+        interned.push(col::SENDER_ID);
+    }
+    release(batches, &interned, keep);
+    crate::release_freed_memory();
+
     let mcc = MccTable::new(&cfg.mcc);
     let n_entities = parties.names.len();
     let kind_of: Vec<AtomicU8> = (0..n_entities).map(|_| AtomicU8::new(0)).collect();
     let mut starts = Vec::with_capacity(batches.len());
     let mut total = 0usize;
-    for b in batches {
+    for b in batches.iter() {
         starts.push(total);
         total += b.num_rows();
     }
@@ -280,7 +328,7 @@ pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Tx
     let mut rows: Vec<Row> = (0..total).into_par_iter().map(|_| Row::default()).collect();
     let mut parts = Vec::with_capacity(batches.len());
     let mut rest = rows.as_mut_slice();
-    for b in batches {
+    for b in batches.iter() {
         let (head, tail) = rest.split_at_mut(b.num_rows());
         parts.push(head);
         rest = tail;
@@ -302,6 +350,7 @@ pub(crate) fn prepare(batches: &[RecordBatch], cfg: &FeatureConfig) -> Result<Tx
                 part,
             )
         })?;
+    release_all_but(batches, keep);
     let as_of = cfg
         .as_of
         .unwrap_or_else(|| rows.iter().map(|r| r.ts).max().unwrap_or(0));

@@ -1,5 +1,6 @@
 //! The run: ingest, features, rules, isolation forest, scoring, ranking, cases.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
@@ -476,28 +477,36 @@ impl Engine {
         // Ingest.
         let clock = Instant::now();
         self.stage(Stage::Ingest);
-        let owned = match given {
-            Some(_) => None,
-            None => Some(self.ingest()?),
+        let ingested = match given {
+            Some(given) => Cow::Borrowed(given),
+            None => Cow::Owned(self.ingest()?),
         };
-        let ingested = given.or(owned.as_ref()).expect("ingested or given");
         timings.ingest = clock.elapsed().as_secs_f64();
 
-        // Features, rules.
+        // Features, rules. From here on only the transaction ids are read from the table (the
+        // ledger has the rest): a table this run read itself gives up its other columns to the
+        // feature pass, which lets each go once read.
         let clock = Instant::now();
         self.stage(Stage::Features);
-        let mut features = redflag_features::compute(&ingested.batches, &cfg)?;
+        let (mut features, report, txn_batches) = match ingested {
+            Cow::Borrowed(given) => (
+                redflag_features::compute(&given.batches, &cfg)?,
+                given.report.clone(),
+                given.batches.clone(),
+            ),
+            Cow::Owned(owned) => {
+                let (features, kept) =
+                    redflag_features::compute_owned(owned.batches, &[col::TXN_ID], &cfg)?;
+                (features, owned.report, kept)
+            }
+        };
         let ledger = std::mem::take(&mut features.ledger);
         timings.features = clock.elapsed().as_secs_f64();
-        // From here on only the transaction ids are read from the table (the ledger has the
-        // rest): the other columns of a table this run read itself are let go.
-        let report = ingested.report.clone();
-        let txn_columns: Vec<Option<ArrayRef>> = ingested
-            .batches
+        let txn_columns: Vec<Option<ArrayRef>> = txn_batches
             .iter()
             .map(|b| b.column_by_name(col::TXN_ID).cloned())
             .collect();
-        drop(owned);
+        drop(txn_batches);
         let clock = Instant::now();
         self.stage(Stage::Rules);
         let table = &features.batch;

@@ -169,7 +169,9 @@ fn quality(alerted: &[bool], positive: Option<&[bool]>) -> (Option<f64>, Option<
 pub fn tune(engine: &Engine, labels: Option<&BTreeMap<String, bool>>) -> Result<TuneReport> {
     let (rules, cfg, _) = engine.setup()?;
     let ingested = engine.ingest()?;
-    let features = redflag_features::compute(&ingested.batches, &cfg)?;
+    // Only the feature table is swept: the transactions go as the pass reads them.
+    let (mut features, _) = redflag_features::compute_owned(ingested.batches, &[], &cfg)?;
+    drop(std::mem::take(&mut features.ledger));
     let table = &features.batch;
     let n = table.num_rows();
     let ids = table.column(0).as_string::<i32>();
