@@ -939,30 +939,98 @@ struct Links {
     victim: Vec<bool>,
 }
 
+/// Input batches visited side by side before their accumulators are merged: enough tasks to
+/// keep every thread busy, while only this many accumulators are held at once.
+const BATCHES_PER_ROUND: usize = 256;
+
 /// Visits the transactions of the 30 days up to `as_of`, one input batch per task: `each(acc,
-/// i)` for each transaction `i` of a batch, in order, into that batch's `acc` (from `init`).
-/// The accumulators come back in batch order, so that sums over them do not depend on threads.
+/// i)` for each transaction `i` of a batch, in order, into that batch's `acc` (from `init`);
+/// then `merge(acc)` for every batch, in batch order, so that sums over them do not depend on
+/// threads. Batches go in rounds of [`BATCHES_PER_ROUND`], each merged before the next starts,
+/// so memory holds one round's accumulators, not one per batch of the input.
 fn per_batch_30d<T: Send>(
     ledger: &Ledger,
     as_of: i64,
     each: impl Fn(&mut T, usize) + Sync,
     init: impl Fn() -> T + Sync,
-) -> Vec<T> {
+    mut merge: impl FnMut(T),
+) {
     let from = as_of - 30 * DAY;
     let ranges: Vec<std::ops::Range<usize>> = ledger.batches().collect();
-    ranges
-        .into_par_iter()
-        .map(|range| {
-            let mut acc = init();
-            for i in range {
-                let t = ledger.ts(i);
-                if t > from && t <= as_of {
-                    each(&mut acc, i);
+    for round in ranges.chunks(BATCHES_PER_ROUND) {
+        let accs: Vec<T> = round
+            .par_iter()
+            .map(|range| {
+                let mut acc = init();
+                for i in range.clone() {
+                    let t = ledger.ts(i);
+                    if t > from && t <= as_of {
+                        each(&mut acc, i);
+                    }
                 }
+                acc
+            })
+            .collect();
+        accs.into_iter().for_each(&mut merge);
+    }
+}
+
+/// A candidate's largest transactions, for its evidence: all that can still be among the
+/// [`EVIDENCE`] largest, however many more arrive. Once [`EVIDENCE`] distinct ones are held,
+/// anything smaller than the smallest of them never can be, so it is dropped as it comes (ties
+/// are kept, since the evidence orders them by id).
+#[derive(Clone)]
+struct Largest<'b> {
+    held: Vec<(f64, &'b str)>,
+    /// Nothing smaller is taken.
+    floor: f64,
+    /// Size at which `held` is cut back to the floor next.
+    limit: usize,
+}
+
+impl<'b> Largest<'b> {
+    fn new() -> Self {
+        Largest {
+            held: Vec::new(),
+            floor: f64::NEG_INFINITY,
+            limit: 4 * EVIDENCE,
+        }
+    }
+
+    fn push(&mut self, amount: f64, txn: &'b str) {
+        if amount < self.floor {
+            return;
+        }
+        self.held.push((amount, txn));
+        if self.held.len() >= self.limit {
+            self.order();
+            if let Some(&(nth, _)) = self.held.get(EVIDENCE - 1) {
+                self.floor = nth;
+                let kept = self.held.partition_point(|&(a, _)| a >= nth);
+                self.held.truncate(kept);
             }
-            acc
-        })
-        .collect()
+            // Many ties at the floor can keep `held` long: cut again only once it has doubled.
+            self.limit = self.limit.max(2 * self.held.len());
+        }
+    }
+
+    /// Largest first, ties by id; one entry per transaction (a transfer to oneself is held
+    /// twice).
+    fn order(&mut self) {
+        self.held
+            .sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        self.held.dedup_by(|a, b| a.1 == b.1);
+    }
+
+    /// The evidence: the ids of the [`EVIDENCE`] largest.
+    fn evidence(mut self) -> Vec<String> {
+        self.order();
+        self.held
+            .into_iter()
+            .take(EVIDENCE)
+            .map(|(_, id)| id.to_owned())
+            .collect()
+    }
 }
 
 impl Links {
@@ -992,7 +1060,13 @@ impl Links {
             inner: Vec<(usize, usize, f64)>,
             owners: Vec<(usize, usize)>,
         }
-        let mut per_batch = per_batch_30d(
+        let mut found: Vec<Largest<'b>> = vec![Largest::new(); rows.len()];
+        let mut parent: Vec<usize> = (0..rows.len()).collect();
+        let mut paid_in = vec![0.0; rows.len()];
+        let mut paid_out = vec![0.0; rows.len()];
+        let mut paid: HashMap<(usize, usize), f64> = HashMap::new();
+        let mut owner: Vec<(usize, usize)> = Vec::new();
+        per_batch_30d(
             ledger,
             as_of,
             |l: &mut BatchLinks, i| {
@@ -1029,43 +1103,24 @@ impl Links {
                 }
             },
             BatchLinks::default,
+            |mut l| {
+                l.owners.sort_unstable();
+                l.owners.dedup();
+                owner.extend(l.owners);
+                for (a, b, amount) in l.inner {
+                    paid_out[a] += amount;
+                    paid_in[b] += amount;
+                    *paid.entry((a, b)).or_default() += amount;
+                }
+                for (k, amount, i) in l.hits {
+                    found[k].push(amount, txn_id(i));
+                }
+                for (a, b) in l.pairs {
+                    union(&mut parent, a, b);
+                }
+            },
         );
-        for l in &mut per_batch {
-            l.owners.sort_unstable();
-            l.owners.dedup();
-        }
-        let mut found: Vec<Vec<(f64, usize)>> = vec![Vec::new(); rows.len()];
-        let mut parent: Vec<usize> = (0..rows.len()).collect();
-        let mut paid_in = vec![0.0; rows.len()];
-        let mut paid_out = vec![0.0; rows.len()];
-        let mut paid: HashMap<(usize, usize), f64> = HashMap::new();
-        let mut owner: Vec<(usize, usize)> = Vec::new();
-        for l in per_batch {
-            owner.extend(l.owners);
-            for (a, b, amount) in l.inner {
-                paid_out[a] += amount;
-                paid_in[b] += amount;
-                *paid.entry((a, b)).or_default() += amount;
-            }
-            for (k, amount, i) in l.hits {
-                found[k].push((amount, i));
-            }
-            for (a, b) in l.pairs {
-                union(&mut parent, a, b);
-            }
-        }
-        let evidence = found
-            .into_par_iter()
-            .map(|v| {
-                let mut v: Vec<(f64, &str)> = v.into_iter().map(|(a, i)| (a, txn_id(i))).collect();
-                v.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-                v.dedup_by(|a, b| a.1 == b.1);
-                v.into_iter()
-                    .take(EVIDENCE)
-                    .map(|(_, id)| id.to_owned())
-                    .collect()
-            })
-            .collect();
+        let evidence = found.into_par_iter().map(Largest::evidence).collect();
         // Inside each case, the entity that nets the most from the others is where the money
         // goes; an entity that sends most of what it pays to the case to that sink is handing
         // over its money (wages swept, takings passed on, a mule's account): a possible victim
@@ -1130,7 +1185,8 @@ fn collect_flows<'n>(
     /// Amount and count per (payer, payee).
     type Sums = HashMap<(Option<usize>, Option<usize>), (f64, u32)>;
     let touches = |e: Option<usize>| e.is_some_and(|e| parties[e]);
-    let per_batch: Vec<Sums> = per_batch_30d(
+    let mut total: HashMap<(&str, &str), (f64, u32)> = HashMap::new();
+    per_batch_30d(
         ledger,
         as_of,
         |flows: &mut Sums, i| {
@@ -1143,15 +1199,14 @@ fn collect_flows<'n>(
             f.1 += 1;
         },
         HashMap::new,
+        |flows| {
+            for ((s, r), (amount, count)) in flows {
+                let f = total.entry((name(s), name(r))).or_insert((0.0, 0));
+                f.0 += amount;
+                f.1 += count;
+            }
+        },
     );
-    let mut total: HashMap<(&str, &str), (f64, u32)> = HashMap::new();
-    for flows in per_batch {
-        for ((s, r), (amount, count)) in flows {
-            let f = total.entry((name(s), name(r))).or_insert((0.0, 0));
-            f.0 += amount;
-            f.1 += count;
-        }
-    }
     let mut flows: Vec<Flow> = total
         .into_iter()
         .map(|((from, to), (amount, count))| Flow {
@@ -1178,5 +1233,67 @@ fn union(parent: &mut [usize], a: usize, b: usize) {
     if ra != rb {
         let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
         parent[hi] = lo;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The evidence of everything at once: sort all, one per id, take the largest.
+    fn all_at_once(txns: &[(f64, String)]) -> Vec<String> {
+        let mut v: Vec<(f64, &str)> = txns.iter().map(|(a, id)| (*a, id.as_str())).collect();
+        v.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        v.dedup_by(|a, b| a.1 == b.1);
+        v.into_iter()
+            .take(EVIDENCE)
+            .map(|(_, id)| id.to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn largest_keeps_the_evidence_of_everything_at_once() {
+        // xorshift: amounts from a few values (many ties) or spread out, in rising, falling and
+        // shuffled orders, some transactions held twice (a transfer to oneself).
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..300 {
+            let n = (next() % 2000) as usize;
+            let distinct = [3, 50, 1_000_000][case % 3];
+            let mut txns: Vec<(f64, String)> = (0..n)
+                .map(|i| {
+                    (
+                        (next() % distinct) as f64 / 4.0,
+                        format!("t{:05}", next() % 100_000 + i as u64),
+                    )
+                })
+                .collect();
+            match case % 4 {
+                0 => txns.sort_by(|a, b| a.0.total_cmp(&b.0)),
+                1 => txns.sort_by(|a, b| b.0.total_cmp(&a.0)),
+                _ => {}
+            }
+            let mut pushed = Vec::new();
+            for t in &txns {
+                pushed.push(t.clone());
+                if next() % 5 == 0 {
+                    pushed.push(t.clone());
+                }
+            }
+            let mut largest = Largest::new();
+            for (a, id) in &pushed {
+                largest.push(*a, id);
+            }
+            assert_eq!(
+                largest.evidence(),
+                all_at_once(&pushed),
+                "case {case}, {n} pushed"
+            );
+        }
     }
 }
