@@ -11,7 +11,8 @@ use crate::prepare::Row;
 /// Later stages that follow money between entities (case links, evidence, the money-flow
 /// graph of a report) read this instead of looking identifier text up again: transaction `i`
 /// is row `i` of the input batches taken in order ([`Ledger::locate`] finds it), and every
-/// party is a number.
+/// party is a number. A stage that reads only a time window can cut the ledger down to it
+/// ([`Ledger::keep_between`]); transactions keep their order and their place in the input.
 #[derive(Clone, Default)]
 pub struct Ledger {
     rows: Vec<Row>,
@@ -21,6 +22,9 @@ pub struct Ledger {
     n_accounts: usize,
     /// First transaction of each input batch.
     starts: Vec<usize>,
+    /// Row in its input batch of each transaction, once [`Ledger::keep_between`] has dropped
+    /// some (before that, transaction `i` is row `i - starts[b]`).
+    origin: Option<Vec<u32>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -55,6 +59,56 @@ impl Ledger {
             customers,
             n_accounts,
             starts,
+            origin: None,
+        }
+    }
+
+    /// Keeps only the transactions with `from < ts <= to`, in their order, and hands the
+    /// memory of the others back. Each kept transaction is still [`located`](Ledger::locate)
+    /// at its row of its input batch, and [`batches`](Ledger::batches) still yields one range
+    /// per input batch (empty when none of its transactions is kept).
+    pub fn keep_between(&mut self, from: i64, to: i64) {
+        if self.batches().any(|r| r.len() > u32::MAX as usize) {
+            // Rows in a batch are numbered in 32 bits below; a batch this large keeps them all.
+            return;
+        }
+        let mut origin = Vec::new();
+        let mut starts = Vec::with_capacity(self.starts.len());
+        let mut kept = 0;
+        let ranges: Vec<std::ops::Range<usize>> = self.batches().collect();
+        for (b, range) in ranges.into_iter().enumerate() {
+            starts.push(kept);
+            for i in range {
+                if self.rows[i].ts > from && self.rows[i].ts <= to {
+                    let row = self.located(b, i);
+                    self.rows[kept] = self.rows[i];
+                    if let Some((s, r)) = &mut self.customers {
+                        s[kept] = s[i];
+                        r[kept] = r[i];
+                    }
+                    origin.push(row as u32);
+                    kept += 1;
+                }
+            }
+        }
+        self.rows.truncate(kept);
+        self.rows.shrink_to_fit();
+        if let Some((s, r)) = &mut self.customers {
+            for v in [s, r] {
+                v.truncate(kept);
+                v.shrink_to_fit();
+            }
+        }
+        origin.shrink_to_fit();
+        self.starts = starts;
+        self.origin = Some(origin);
+    }
+
+    /// Row in input batch `b` of transaction `i` of that batch.
+    fn located(&self, b: usize, i: usize) -> usize {
+        match &self.origin {
+            Some(origin) => origin[i] as usize,
+            None => i - self.starts[b],
         }
     }
 
@@ -77,7 +131,7 @@ impl Ledger {
     /// The input batch and the row in it of transaction `i`.
     pub fn locate(&self, i: usize) -> (usize, usize) {
         let b = self.starts.partition_point(|&s| s <= i) - 1;
-        (b, i - self.starts[b])
+        (b, self.located(b, i))
     }
 
     /// Timestamp (UTC microseconds).

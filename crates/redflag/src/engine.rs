@@ -500,7 +500,9 @@ impl Engine {
                 (features, owned.report, kept)
             }
         };
-        let ledger = std::mem::take(&mut features.ledger);
+        // Cases, evidence and money flows read the last 30 days only.
+        let mut ledger = std::mem::take(&mut features.ledger);
+        ledger.keep_between(features.as_of - 30 * DAY, features.as_of);
         timings.features = clock.elapsed().as_secs_f64();
         let txn_columns: Vec<Option<ArrayRef>> = txn_batches
             .iter()
