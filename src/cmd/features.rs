@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use arrow::array::{AsArray, RecordBatch};
 use parquet::arrow::ArrowWriter;
-use redflag_features::{CATALOG, EntityFeatures, FeatureConfig, compute};
+use redflag_features::{CATALOG, EntityFeatures, FeatureConfig, compute_owned};
 use redflag_io::{
     AtomicFile, DiscardRejects, IngestOptions, Ingested, RejectCsvWriter, TimestampParser, Zone,
     expand_inputs, ingest_files,
@@ -33,13 +33,17 @@ pub fn run(args: FeaturesArgs) -> Result<ExitCode> {
         Some(super::privacy::key(&args.key, true)?)
     };
     let ingested = load(input, args.rejected.as_deref(), key.is_some())?;
-    let features = compute(&ingested.batches, &cfg).context("computing entity features")?;
+    let transactions = ingested.num_rows();
+    // The table goes to the feature pass, which lets each column go once read.
+    let (mut features, _) =
+        compute_owned(ingested.batches, &[], &cfg).context("computing entity features")?;
+    drop(std::mem::take(&mut features.ledger));
     let table = match &key {
         Some(k) => pseudonymize(&features.batch, k)?,
         None => features.batch.clone(),
     };
     write_table(out, &table)?;
-    summarise(&ingested, &features, out);
+    summarise(transactions, &features, out);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -144,7 +148,7 @@ fn print_catalog() -> Result<()> {
     }
 }
 
-fn summarise(ingested: &Ingested, f: &EntityFeatures, out: &Path) {
+fn summarise(transactions: usize, f: &EntityFeatures, out: &Path) {
     let kinds = f.batch.column(1).as_string::<i32>();
     let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
     for k in kinds.iter().flatten() {
@@ -153,8 +157,7 @@ fn summarise(ingested: &Ingested, f: &EntityFeatures, out: &Path) {
     let as_of = chrono::DateTime::from_timestamp_micros(f.as_of)
         .map_or_else(|| f.as_of.to_string(), |t| t.to_rfc3339());
     println!(
-        "{} transactions -> {} entities ({}) as of {as_of}",
-        ingested.num_rows(),
+        "{transactions} transactions -> {} entities ({}) as of {as_of}",
         f.batch.num_rows(),
         counts
             .iter()
