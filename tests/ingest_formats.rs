@@ -190,3 +190,104 @@ fn amlworld_layout_loads_through_its_profile() {
         "labels are never read"
     );
 }
+
+/// A Parquet file most of whose rows have no FX rate (no `--rates` given): every refused row
+/// names its own currency, shows its values, and comes at its row number; a sink that does not
+/// read records gets the same rejects with the records left empty.
+#[test]
+fn parquet_rows_without_a_rate_are_refused_each_with_its_currency_and_values() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float64Array, StringArray, TimestampMicrosecondArray};
+    use redflag_io::{CollectRejects, DiscardRejects, IngestOptions, Reject, RejectSink};
+
+    let n = 30;
+    let currencies = ["USD", "EUR", "GBP"];
+    let text = |f: &dyn Fn(usize) -> String| -> ArrayRef {
+        Arc::new(StringArray::from_iter((0..n).map(|i| Some(f(i)))))
+    };
+    let t0 = 1_709_251_200_000_000_i64; // 2024-03-01T00:00:00Z
+    let batch = RecordBatch::try_from_iter([
+        ("txn_id", text(&|i| format!("T{i}"))),
+        (
+            "ts",
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(
+                    (0..n).map(|i| t0 + i as i64 * 60_000_000),
+                )
+                .with_timezone("UTC"),
+            ) as ArrayRef,
+        ),
+        ("sender_id", text(&|i| format!("A{}", i % 4))),
+        ("receiver_id", text(&|_| "B \"1\"".to_owned())),
+        (
+            "amount",
+            Arc::new(Float64Array::from_iter_values(
+                (0..n).map(|i| 10.5 + i as f64),
+            )) as ArrayRef,
+        ),
+        ("currency", text(&|i| currencies[i % 3].to_owned())),
+        ("channel", text(&|_| "ach".to_owned())),
+    ])
+    .expect("batch");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.parquet");
+    let file = std::fs::File::create(&path).expect("create");
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+
+    let (got, rejects) = ingest_with(&[&path], MappingProfile::canonical(), None).expect("ingest");
+    assert_eq!(got.report.accepted, 10);
+    assert_eq!(rejects.len(), 20);
+    for r in &rejects {
+        let row = (r.line - 1) as usize;
+        let currency = currencies[row % 3];
+        assert_ne!(currency, "USD", "line {}", r.line);
+        assert_eq!(r.reason, RejectReason::NoFxRate);
+        assert_eq!(r.column, "currency");
+        assert_eq!(
+            r.detail,
+            format!(
+                "currency {currency} is not the base currency USD and no rates file was given (--rates)"
+            )
+        );
+        let minute = format!("{:02}", row);
+        assert_eq!(
+            r.record,
+            format!(
+                "{{\"txn_id\": \"T{row}\", \"ts\": \"2024-03-01T00:{minute}:00Z\", \"sender_id\": \
+                 \"A{}\", \"receiver_id\": \"B \\\"1\\\"\", \"amount\": {}, \"currency\": \
+                 \"{currency}\", \"channel\": \"ach\"}}",
+                row % 4,
+                10.5 + row as f64
+            )
+        );
+    }
+
+    // The same ingest into a sink that does not read records.
+    struct Without(Vec<Reject>);
+    impl RejectSink for Without {
+        fn push(&mut self, r: &Reject) -> redflag_io::Result<()> {
+            self.0.push(r.clone());
+            Ok(())
+        }
+        fn wants_records(&self) -> bool {
+            false
+        }
+    }
+    let opts = IngestOptions::new(
+        MappingProfile::canonical(),
+        RateTable::base_only("USD").expect("usd"),
+    );
+    let input = [path.display().to_string()];
+    let mut without = Without(Vec::new());
+    let again = redflag_io::ingest(&input, &opts, &mut without).expect("ingest");
+    assert_eq!(again.report.rejected, 20);
+    let blank = |r: &Reject| Reject {
+        record: String::new(),
+        ..r.clone()
+    };
+    assert_eq!(without.0, rejects.iter().map(blank).collect::<Vec<_>>());
+    assert!(CollectRejects::default().wants_records() && !DiscardRejects.wants_records());
+}

@@ -4,6 +4,7 @@
 use std::hash::BuildHasher;
 
 use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use redflag_schema::columns::TXN_ID;
 
@@ -22,45 +23,94 @@ pub(crate) enum Origin {
 }
 
 impl Origin {
-    /// The raw row as text: the record for text inputs, a JSON-like object for Parquet.
-    pub fn render(&self, row: usize) -> String {
+    /// Shows raw rows as they were: the record for text inputs, a JSON-like object for
+    /// Parquet. Made once per chunk, so a chunk of many refused rows builds its column
+    /// formatters once.
+    pub fn renderer(&self) -> Renderer<'_> {
         match self {
-            Origin::Text { bytes, ranges } => {
-                let (a, b) = ranges[row];
-                String::from_utf8_lossy(&bytes[a..b]).into_owned()
+            Origin::Text { bytes, ranges } => Renderer::Text { bytes, ranges },
+            Origin::Arrow(batch) => {
+                let opts = FormatOptions::default().with_null("null");
+                let schema = batch.schema();
+                let columns = schema
+                    .fields()
+                    .iter()
+                    .zip(batch.columns())
+                    .map(|(field, col)| ArrowColumn {
+                        name: serde_json::Value::String(field.name().clone()).to_string(),
+                        array: col.as_ref(),
+                        format: ArrayFormatter::try_new(col.as_ref(), &opts).ok(),
+                        quoted: matches!(
+                            col.data_type(),
+                            DataType::Utf8
+                                | DataType::LargeUtf8
+                                | DataType::Utf8View
+                                | DataType::Timestamp(_, _)
+                                | DataType::Dictionary(_, _)
+                        ),
+                    })
+                    .collect();
+                Renderer::Arrow(columns)
             }
-            Origin::Arrow(batch) => render_arrow_row(batch, row),
         }
     }
 }
 
-fn render_arrow_row(batch: &RecordBatch, row: usize) -> String {
-    let opts = FormatOptions::default().with_null("null");
-    let mut parts = Vec::with_capacity(batch.num_columns());
-    for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
-        let value = ArrayFormatter::try_new(col.as_ref(), &opts)
-            .map(|f| f.value(row).to_string())
-            .unwrap_or_default();
-        let value = if col.is_null(row) {
-            "null".to_owned()
-        } else if matches!(
-            col.data_type(),
-            arrow::datatypes::DataType::Utf8
-                | arrow::datatypes::DataType::LargeUtf8
-                | arrow::datatypes::DataType::Utf8View
-                | arrow::datatypes::DataType::Timestamp(_, _)
-                | arrow::datatypes::DataType::Dictionary(_, _)
-        ) {
-            serde_json::Value::String(value).to_string()
-        } else {
-            value
-        };
-        parts.push(format!(
-            "{}: {value}",
-            serde_json::Value::String(field.name().clone())
-        ));
+/// Renders the raw rows of one chunk ([`Origin::renderer`]).
+pub(crate) enum Renderer<'a> {
+    Text {
+        bytes: &'a [u8],
+        ranges: &'a [(usize, usize)],
+    },
+    Arrow(Vec<ArrowColumn<'a>>),
+}
+
+/// One column of an Arrow chunk, ready to show values.
+pub(crate) struct ArrowColumn<'a> {
+    /// The name as a JSON string.
+    name: String,
+    array: &'a dyn Array,
+    format: Option<ArrayFormatter<'a>>,
+    /// Shown as a JSON string (text, times, dictionaries).
+    quoted: bool,
+}
+
+impl Renderer<'_> {
+    /// Raw row `row` as text (invalid UTF-8 shown as U+FFFD).
+    pub fn render(&self, row: usize) -> String {
+        match self {
+            Renderer::Text { bytes, ranges } => {
+                let (a, b) = ranges[row];
+                String::from_utf8_lossy(&bytes[a..b]).into_owned()
+            }
+            Renderer::Arrow(columns) => {
+                let mut out = String::from("{");
+                for (k, c) in columns.iter().enumerate() {
+                    if k > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&c.name);
+                    out.push_str(": ");
+                    if c.array.is_null(row) {
+                        out.push_str("null");
+                        continue;
+                    }
+                    let value = c
+                        .format
+                        .as_ref()
+                        .map(|f| f.value(row).to_string())
+                        .unwrap_or_default();
+                    if c.quoted {
+                        out.push_str(&serde_json::Value::String(value).to_string());
+                    } else {
+                        out.push_str(&value);
+                    }
+                }
+                out.push('}');
+                out
+            }
+        }
     }
-    format!("{{{}}}", parts.join(", "))
 }
 
 /// The line (or, for Parquet, the row number) of each raw row of a chunk.

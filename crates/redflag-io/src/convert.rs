@@ -48,9 +48,12 @@ pub(crate) struct RawChunk {
 pub(crate) struct RowFault {
     pub row: u32,
     order: u16,
-    pub column: String,
+    /// Shared by the faults of one column.
+    pub column: Arc<str>,
     pub reason: RejectReason,
-    pub detail: String,
+    /// Shared by the faults of a column with the same detail, among the last few details (a
+    /// file whose every row lacks an FX rate holds one text per currency, not one per row).
+    pub detail: Arc<str>,
 }
 
 /// The outcome of converting one chunk.
@@ -121,17 +124,40 @@ pub(crate) struct Converter<'a> {
 struct Faults<'e> {
     out: &'e mut Vec<RowFault>,
     order: u16,
-    column: String,
+    column: Arc<str>,
+    /// The last distinct details, most recent first.
+    recent: Vec<Arc<str>>,
 }
 
-impl Faults<'_> {
+/// Details [`Faults`] remembers for sharing.
+const RECENT_DETAILS: usize = 8;
+
+impl<'e> Faults<'e> {
+    fn new(out: &'e mut Vec<RowFault>, order: u16, column: &str) -> Self {
+        Faults {
+            out,
+            order,
+            column: column.into(),
+            recent: Vec::new(),
+        }
+    }
+
     fn push(&mut self, row: usize, e: ValueError) {
+        let detail = match self.recent.iter().position(|d| **d == *e.detail) {
+            Some(k) => self.recent[k].clone(),
+            None => {
+                let d: Arc<str> = e.detail.into();
+                self.recent.truncate(RECENT_DETAILS - 1);
+                self.recent.insert(0, d.clone());
+                d
+            }
+        };
         self.out.push(RowFault {
             row: row as u32,
             order: self.order,
             column: self.column.clone(),
             reason: e.reason,
-            detail: e.detail,
+            detail,
         });
     }
 
@@ -259,11 +285,7 @@ impl Converter<'_> {
                 Source::Field { header, .. } | Source::DateTime { header, .. } => header.clone(),
                 _ => c.name().to_owned(),
             };
-            let mut f = Faults {
-                out: &mut faults,
-                order,
-                column,
-            };
+            let mut f = Faults::new(&mut faults, order, &column);
             let arr = self.column(c, source, chunk, &mut f)?;
             match c {
                 Column::Ts => ts_out = Some(arr.clone()),
@@ -284,11 +306,7 @@ impl Converter<'_> {
                 .iter()
                 .position(|x| *x == Column::AmountBase)
                 .unwrap_or(0) as u16;
-            let mut f = Faults {
-                out: &mut faults,
-                order,
-                column: Column::Currency.name().to_owned(),
-            };
+            let mut f = Faults::new(&mut faults, order, Column::Currency.name());
             arrays[idx] = self.amount_base(&ts, &amount, &cur, &mut f);
         }
         faults.sort_by_key(|f| (f.row, f.order));

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use redflag_schema::columns::TXN_ID;
 use redflag_schema::{Column, transactions_schema};
 
-use crate::chunk::ChunkResult;
+use crate::chunk::{ChunkResult, StructuralFault};
 use crate::convert::Converter;
 use crate::error::{Error, Result};
 use crate::fx::RateTable;
@@ -340,62 +340,83 @@ impl State<'_> {
                 _ => TXN_ID.to_owned(),
             })
             .unwrap_or_else(|| TXN_ID.to_owned());
+        let records = self.sink.wants_records();
         for (res, dup_rows) in results.into_iter().zip(dups) {
             fr.rows_read += res.rows_read;
             fr.blank_lines += res.blank_lines;
-            let mut rejects: Vec<Reject> = Vec::with_capacity(
+            // The refused rows by line, each made into a `Reject` only as it is handed on: a
+            // chunk whose every row is refused holds one small entry per row, not every
+            // record's text at once.
+            enum Refused {
+                Structural(StructuralFault),
+                Fault(usize),
+                Duplicate(usize),
+            }
+            let mut refused: Vec<(u64, Refused)> = Vec::with_capacity(
                 res.structural.len() + res.converted.faults.len() + dup_rows.len(),
             );
-            for s in res.structural {
-                rejects.push(Reject {
-                    file: plan.path.clone(),
-                    line: s.line,
-                    column: s.column,
-                    reason: s.reason,
-                    detail: s.detail,
-                    record: s.record,
-                });
-            }
-            for f in &res.converted.faults {
-                rejects.push(Reject {
-                    file: plan.path.clone(),
-                    line: res.lines.get(f.row as usize),
-                    column: f.column.clone(),
-                    reason: f.reason,
-                    detail: f.detail.clone(),
-                    record: res.origin.render(f.row as usize),
-                });
-            }
+            let faults = &res.converted.faults;
+            refused.extend(
+                res.structural
+                    .into_iter()
+                    .map(|s| (s.line, Refused::Structural(s))),
+            );
+            refused.extend(
+                (0..faults.len())
+                    .map(|k| (res.lines.get(faults[k].row as usize), Refused::Fault(k))),
+            );
             let mut batch = res.converted.batch.clone();
             if !dup_rows.is_empty() {
-                let ids = batch
-                    .column_by_name(TXN_ID)
-                    .map(|c| c.as_string::<i32>().clone());
                 let mut keep = vec![true; batch.num_rows()];
                 for &d in &dup_rows {
                     keep[d as usize] = false;
                     let raw = res.converted.raw_row(d as usize);
-                    let id = ids
-                        .as_ref()
-                        .map(|a| a.value(d as usize).to_owned())
-                        .unwrap_or_default();
-                    rejects.push(Reject {
-                        file: plan.path.clone(),
-                        line: res.lines.get(raw),
-                        column: id_column.clone(),
-                        reason: RejectReason::DuplicateTxnId,
-                        detail: format!(
-                            "txn_id {id:?} appeared earlier in this run; the first is kept"
-                        ),
-                        record: res.origin.render(raw),
-                    });
+                    refused.push((res.lines.get(raw), Refused::Duplicate(d as usize)));
                 }
                 batch = filter_record_batch(&batch, &BooleanArray::from(keep))?;
             }
-            rejects.sort_by_key(|r| r.line);
-            for r in &rejects {
-                fr.count_reject(r.reason);
-                self.sink.push(r)?;
+            refused.sort_by_key(|r| r.0);
+            let renderer = records.then(|| res.origin.renderer());
+            let render = |raw: usize| renderer.as_ref().map(|r| r.render(raw)).unwrap_or_default();
+            let ids = res
+                .converted
+                .batch
+                .column_by_name(TXN_ID)
+                .map(|c| c.as_string::<i32>());
+            for (line, r) in refused {
+                let reject = match r {
+                    Refused::Structural(s) => Reject {
+                        file: plan.path.clone(),
+                        line,
+                        column: s.column,
+                        reason: s.reason,
+                        detail: s.detail,
+                        record: if records { s.record } else { String::new() },
+                    },
+                    Refused::Fault(k) => Reject {
+                        file: plan.path.clone(),
+                        line,
+                        column: faults[k].column.to_string(),
+                        reason: faults[k].reason,
+                        detail: faults[k].detail.to_string(),
+                        record: render(faults[k].row as usize),
+                    },
+                    Refused::Duplicate(d) => {
+                        let id = ids.map(|a| a.value(d)).unwrap_or_default();
+                        Reject {
+                            file: plan.path.clone(),
+                            line,
+                            column: id_column.clone(),
+                            reason: RejectReason::DuplicateTxnId,
+                            detail: format!(
+                                "txn_id {id:?} appeared earlier in this run; the first is kept"
+                            ),
+                            record: render(res.converted.raw_row(d)),
+                        }
+                    }
+                };
+                fr.count_reject(reject.reason);
+                self.sink.push(&reject)?;
             }
             fr.accepted += batch.num_rows() as u64;
             if self.keep && batch.num_rows() > 0 {

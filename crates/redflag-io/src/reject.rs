@@ -94,6 +94,13 @@ pub struct Reject {
 pub trait RejectSink {
     /// Takes one rejected record.
     fn push(&mut self, reject: &Reject) -> Result<()>;
+
+    /// Whether this sink reads [`Reject::record`]. When it does not, the ingest leaves the
+    /// record empty rather than rendering it: on an input where most rows are refused (a
+    /// missing rates file) that rendering is most of the ingest's time.
+    fn wants_records(&self) -> bool {
+        true
+    }
 }
 
 /// Keeps every rejected record in memory (tests, small inputs).
@@ -115,6 +122,10 @@ impl RejectSink for DiscardRejects {
     fn push(&mut self, _: &Reject) -> Result<()> {
         Ok(())
     }
+
+    fn wants_records(&self) -> bool {
+        false
+    }
 }
 
 /// Writes `rejected.csv` (`file,line,column,reason,detail,record`) under a temporary name and
@@ -123,6 +134,8 @@ pub struct RejectCsvWriter {
     out: AtomicFile,
     path: PathBuf,
     withhold: bool,
+    /// The file of the last record and its text (displayed once per file, not per record).
+    file: (PathBuf, String),
 }
 
 impl RejectCsvWriter {
@@ -135,6 +148,7 @@ impl RejectCsvWriter {
             out,
             path: path.to_owned(),
             withhold: false,
+            file: Default::default(),
         })
     }
 
@@ -153,7 +167,10 @@ impl RejectCsvWriter {
 
 impl RejectSink for RejectCsvWriter {
     fn push(&mut self, r: &Reject) -> Result<()> {
-        let file = r.file.display().to_string();
+        if self.file.0 != r.file {
+            self.file = (r.file.clone(), r.file.display().to_string());
+        }
+        let file = &self.file.1;
         let line = r.line.to_string();
         let fields = [
             file.as_str(),
@@ -174,6 +191,10 @@ impl RejectSink for RejectCsvWriter {
         self.out
             .write_all(row.as_bytes())
             .map_err(|e| Error::io(&self.path, e))
+    }
+
+    fn wants_records(&self) -> bool {
+        !self.withhold
     }
 }
 
