@@ -284,3 +284,65 @@ fn alert_record_fields_are_the_documented_wire_format() {
     assert_eq!(a["versions"]["alert_format"], 1);
     assert!(a["alert_id"].as_str().expect("id").starts_with("A-"));
 }
+
+/// A file whose rows are mostly in currencies with no rate: the run still scores the rest, and
+/// says on stderr how many were refused for what, that the scores describe the rest only, and
+/// what fixes it; with the rates, no warning.
+#[test]
+fn a_run_that_refuses_most_records_says_why_and_what_fixes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("mixed.csv");
+    let mut s = String::from("txn_id,ts,sender_id,receiver_id,amount,currency,channel\n");
+    for i in 0..40 {
+        let currency = ["USD", "EUR", "EUR", "GBP"][i % 4];
+        s.push_str(&format!(
+            "t{i},2024-03-{:02}T12:00:00Z,P{},P{},{},{currency},wire_domestic\n",
+            1 + i % 20,
+            i % 7,
+            (i + 3) % 7,
+            100 + i
+        ));
+    }
+    std::fs::write(&input, s).expect("write");
+    let input = input.display().to_string();
+
+    let out = run(&dir.path().join("no-rates"), &[input.as_str()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("30 of 40 records rejected (no_fx_rate 30); see "),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "75% of the records were rejected, so everything scored describes the other 25% only; \
+             most are no_fx_rate: give --rates FILE"
+        ),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("10 transactions"));
+
+    let rates = dir.path().join("rates.csv");
+    std::fs::write(
+        &rates,
+        "date,currency,rate_to_base\n2024-01-01,EUR,1.1\n2024-01-01,GBP,1.3\n",
+    )
+    .expect("rates");
+    let rates = rates.display().to_string();
+    let out = run(
+        &dir.path().join("rates"),
+        &[input.as_str(), "--rates", rates.as_str()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("rejected"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("40 transactions"));
+}

@@ -97,11 +97,9 @@ pub fn load(input: &InputArgs, rejected: Option<&Path>, withhold: bool) -> Resul
         }
         None => ingest_files(&files, &opts, &mut DiscardRejects)?,
     };
-    if got.report.rejected > 0 {
-        eprintln!(
-            "redflag: {} of {} records rejected (see `redflag check` for reasons)",
-            got.report.rejected, got.report.rows_read
-        );
+    let see = rejected.map_or("`redflag check`".to_owned(), |p| p.display().to_string());
+    for line in super::rejected_summary(&got.report, &see) {
+        eprintln!("{line}");
     }
     Ok(got)
 }

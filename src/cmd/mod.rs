@@ -57,3 +57,58 @@ pub fn load_input_config(args: &InputArgs) -> Result<(MappingProfile, RateTable)
     };
     Ok((profile, rates))
 }
+
+/// What the ingest refused, for stderr: the count with its reasons, most frequent first, where
+/// to read them (`see`), and, when most records were refused, a warning with what usually
+/// fixes the most frequent reason. The scores describe the accepted records only, so a run that
+/// lost most of its input must say so.
+pub fn rejected_summary(report: &redflag_io::IngestReport, see: &str) -> Vec<String> {
+    if report.rejected == 0 {
+        return Vec::new();
+    }
+    let mut reasons: Vec<(&str, u64)> = report
+        .reasons
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let listed: Vec<String> = reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let mut lines = vec![format!(
+        "redflag: {} of {} records rejected ({}); see {see}",
+        report.rejected,
+        report.rows_read,
+        listed.join(", ")
+    )];
+    if report.rejected * 2 > report.rows_read {
+        let share = report.rejected as f64 / report.rows_read as f64 * 100.0;
+        let mut warning = format!(
+            "redflag: warning: {share:.0}% of the records were rejected, so everything scored \
+             describes the other {:.0}% only",
+            100.0 - share
+        );
+        if let Some(fix) = reasons.first().and_then(|(k, _)| fix_for(k)) {
+            warning.push_str(&format!("; most are {}: {fix}", reasons[0].0));
+        }
+        lines.push(warning);
+    }
+    lines
+}
+
+/// What usually fixes a reject reason that refuses most of a file.
+fn fix_for(reason: &str) -> Option<&'static str> {
+    Some(match reason {
+        "no_fx_rate" => {
+            "give --rates FILE with a rate for each currency, or --base-currency when all are in one"
+        }
+        "bad_timestamp" => {
+            "set the timestamp format in a mapping profile (`redflag mapping show canonical`)"
+        }
+        "missing_field" => "map the column in a mapping profile (--mapping)",
+        "unknown_enum_value" => "map the values in the mapping profile's [values] table",
+        "wrong_field_count" | "malformed_quoting" => {
+            "check the delimiter and quoting in a mapping profile (--mapping)"
+        }
+        "bad_amount" => "check the amount column and its decimal separator (--mapping)",
+        _ => return None,
+    })
+}

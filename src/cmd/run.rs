@@ -53,13 +53,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     drop(progress);
     let set = set.context("redflag run")?;
     let m = &set.manifest;
-    if m.ingest.rejected > 0 {
-        eprintln!(
-            "redflag: {} of {} records rejected (see {})",
-            m.ingest.rejected,
-            m.ingest.rows_read,
-            args.out.join("rejected.csv").display()
-        );
+    let see = args.out.join("rejected.csv").display().to_string();
+    for line in super::rejected_summary(&m.ingest, &see) {
+        eprintln!("{line}");
     }
     for w in &m.fairness.warnings {
         eprintln!("redflag: fairness: {w}");

@@ -52,7 +52,13 @@ impl FileReport {
 
     pub(crate) fn count_reject(&mut self, reason: RejectReason) {
         self.rejected += 1;
-        *self.reasons.entry(reason.code().to_owned()).or_default() += 1;
+        // Looked up by `&str` first: no key allocated per rejected record.
+        match self.reasons.get_mut(reason.code()) {
+            Some(n) => *n += 1,
+            None => {
+                self.reasons.insert(reason.code().to_owned(), 1);
+            }
+        }
     }
 }
 
