@@ -134,6 +134,14 @@ impl Ledger {
         (b, self.located(b, i))
     }
 
+    /// The input batch of transaction `i` and its place among that batch's transactions in
+    /// this ledger (its row in the batch until [`Ledger::keep_between`] drops some; after that,
+    /// its place among the kept ones, so an array of the kept rows' values lines up with it).
+    pub fn position(&self, i: usize) -> (usize, usize) {
+        let b = self.starts.partition_point(|&s| s <= i) - 1;
+        (b, i - self.starts[b])
+    }
+
     /// Timestamp (UTC microseconds).
     pub fn ts(&self, i: usize) -> i64 {
         self.rows[i].ts

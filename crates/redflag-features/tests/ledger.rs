@@ -109,7 +109,10 @@ fn a_ledger_cut_to_a_window_keeps_each_transaction_at_its_place_in_the_input() {
     assert_eq!(ranges.iter().map(|r| r.len()).sum::<usize>(), cut.len());
     for (b, r) in ranges.iter().enumerate() {
         assert!(r.clone().all(|j| cut.locate(j).0 == b));
+        assert!(r.clone().all(|j| cut.position(j) == (b, j - r.start)));
     }
+    // Before a cut, a transaction's place is its row.
+    assert!((0..whole.len()).all(|i| whole.position(i) == whole.locate(i)));
 
     // Cutting again, narrower, is the same as cutting the whole ledger once to that window.
     let mut twice = cut.clone();

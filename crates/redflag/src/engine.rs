@@ -483,32 +483,57 @@ impl Engine {
         };
         timings.ingest = clock.elapsed().as_secs_f64();
 
-        // Features, rules. From here on only the transaction ids are read from the table (the
-        // ledger has the rest): a table this run read itself gives up its other columns to the
-        // feature pass, which lets each go once read.
+        // Features, rules. From here on the table is read only for the ids of the transactions
+        // of the 30 days up to `as_of` (evidence): those are taken now, and a table this run
+        // read itself lets its id column go, then gives up its other columns to the feature
+        // pass, which lets each go once read.
         let clock = Instant::now();
         self.stage(Stage::Features);
-        let (mut features, report, txn_batches) = match ingested {
+        let (as_of, window_ids) = {
+            let batches = match &ingested {
+                Cow::Borrowed(given) => &given.batches[..],
+                Cow::Owned(owned) => &owned.batches[..],
+            };
+            let as_of = cfg.as_of.unwrap_or_else(|| latest(batches));
+            (as_of, ids_between(batches, as_of - 30 * DAY, as_of)?)
+        };
+        let (mut features, report) = match ingested {
             Cow::Borrowed(given) => (
                 redflag_features::compute(&given.batches, &cfg)?,
                 given.report.clone(),
-                given.batches.clone(),
             ),
-            Cow::Owned(owned) => {
-                let (features, kept) =
-                    redflag_features::compute_owned(owned.batches, &[col::TXN_ID], &cfg)?;
-                (features, owned.report, kept)
+            Cow::Owned(mut owned) => {
+                for b in &mut owned.batches {
+                    if let Ok(i) = b.schema_ref().index_of(col::TXN_ID) {
+                        b.remove_column(i);
+                    }
+                }
+                redflag_features::release_freed_memory();
+                let (features, _) = redflag_features::compute_owned(owned.batches, &[], &cfg)?;
+                (features, owned.report)
             }
         };
+        if features.as_of != as_of {
+            return Err(Error::Output(format!(
+                "the feature pass ran as of {} but the evidence window ends at {as_of}",
+                features.as_of
+            )));
+        }
         // Cases, evidence and money flows read the last 30 days only.
         let mut ledger = std::mem::take(&mut features.ledger);
-        ledger.keep_between(features.as_of - 30 * DAY, features.as_of);
+        ledger.keep_between(as_of - 30 * DAY, as_of);
+        let kept: Vec<usize> = ledger.batches().map(|r| r.len()).collect();
+        let misaligned = kept.len() != window_ids.len()
+            || kept
+                .iter()
+                .zip(&window_ids)
+                .any(|(k, ids)| ids.as_ref().is_some_and(|a| a.len() != *k));
+        if misaligned {
+            return Err(Error::Output(
+                "the evidence ids do not line up with the transactions of the window".into(),
+            ));
+        }
         timings.features = clock.elapsed().as_secs_f64();
-        let txn_columns: Vec<Option<ArrayRef>> = txn_batches
-            .iter()
-            .map(|b| b.column_by_name(col::TXN_ID).cloned())
-            .collect();
-        drop(txn_batches);
         let clock = Instant::now();
         self.stage(Stage::Rules);
         let table = &features.batch;
@@ -626,13 +651,13 @@ impl Engine {
             .iter()
             .map(|&r| (kinds.value(r).to_owned(), ids.value(r).to_owned()))
             .collect();
-        let txn_ids: Vec<Option<Text<'_>>> = txn_columns
+        let txn_ids: Vec<Option<Text<'_>>> = window_ids
             .iter()
             .map(|c| c.as_ref().and_then(|c| Text::of(c.as_ref())))
             .collect();
         let txn_id = |i: usize| {
-            let (b, row) = ledger.locate(i);
-            txn_ids[b].and_then(|t| t.get(row)).unwrap_or_default()
+            let (b, k) = ledger.position(i);
+            txn_ids[b].and_then(|t| t.get(k)).unwrap_or_default()
         };
         let links = Links::collect(&ledger, txn_id, &candidates, n, features.as_of);
         let mut per_case: HashMap<usize, usize> = HashMap::new();
@@ -894,6 +919,45 @@ pub(crate) fn file_entry(path: &Path) -> Result<crate::engine::ManifestInput> {
         size,
         sha256: crate::privacy::hex(&h.finalize()),
     })
+}
+
+/// The latest transaction time of the batches (0 when there is none): the default `as_of`,
+/// as the feature pass takes it.
+fn latest(batches: &[RecordBatch]) -> i64 {
+    batches
+        .par_iter()
+        .filter_map(|b| {
+            let ts = b.column_by_name(col::TS)?;
+            let ts = ts.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()?;
+            arrow::compute::max(ts)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Per batch, the `txn_id`s of its transactions with `from < ts <= to`, in order (`None` for a
+/// batch without the column).
+fn ids_between(batches: &[RecordBatch], from: i64, to: i64) -> Result<Vec<Option<ArrayRef>>> {
+    batches
+        .par_iter()
+        .map(|b| {
+            let (Some(ids), Some(ts)) = (
+                b.column_by_name(col::TXN_ID),
+                b.column_by_name(col::TS).and_then(|t| {
+                    t.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()
+                }),
+            ) else {
+                return Ok(None);
+            };
+            let inside: arrow::array::BooleanArray = ts
+                .iter()
+                .map(|t| Some(t.is_some_and(|t| t > from && t <= to)))
+                .collect();
+            arrow::compute::filter(ids.as_ref(), &inside)
+                .map(Some)
+                .map_err(|e| Error::Output(format!("taking the evidence ids: {e}")))
+        })
+        .collect()
 }
 
 /// The feature matrix; nulls are imputed with the column's median of present values.
@@ -1251,6 +1315,85 @@ mod tests {
             .take(EVIDENCE)
             .map(|(_, id)| id.to_owned())
             .collect()
+    }
+
+    /// The library path (batches read by the caller, kept whole) and the CLI path (batches
+    /// read by the run, which lets their columns go) name the same evidence, on the population
+    /// sample whose alerts carry many evidence transactions.
+    #[test]
+    fn a_run_on_batches_already_read_gives_the_alerts_of_a_run_that_reads_them() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/population");
+        let engine = Engine::new([root.join("transactions.csv.gz").display().to_string()])
+            .rates_file(root.join("rates.csv"))
+            .reference_dir(root.join("reference"))
+            .today("2024-06-01");
+        let read = engine.run().expect("run");
+        let ingested = engine.ingest().expect("ingest");
+        let given = engine.run_on(&ingested).expect("run_on");
+        assert!(read.alerts.len() > 20);
+        let evidence: usize = read.alerts.iter().map(|a| a.evidence_txn_ids.len()).sum();
+        assert!(evidence > 10 * read.alerts.len(), "{evidence} evidence ids");
+        assert_eq!(read.alerts, given.alerts);
+        assert_eq!(read.scores, given.scores);
+
+        // Every evidence transaction is one of the entity's own, of the 30 days up to `as_of`
+        // (the input spans four months, so most transactions are outside the window), and each
+        // names its largest ones first.
+        let mut txns: HashMap<String, (i64, f64, [String; 4])> = HashMap::new();
+        for b in &ingested.batches {
+            let text = |name: &str| Text::of(b.column_by_name(name).expect(name).as_ref());
+            let (ids, ts, amount) = (
+                text(col::TXN_ID).expect("ids"),
+                b.column_by_name(col::TS)
+                    .expect("ts")
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>(),
+                b.column_by_name(col::AMOUNT_BASE)
+                    .expect("amount")
+                    .as_primitive::<Float64Type>(),
+            );
+            let parties = [
+                col::SENDER_ID,
+                col::RECEIVER_ID,
+                col::SENDER_CUSTOMER_ID,
+                col::RECEIVER_CUSTOMER_ID,
+            ]
+            .map(|c| text(c).expect(c));
+            for i in 0..b.num_rows() {
+                let party = |k: usize| parties[k].get(i).unwrap_or_default().to_owned();
+                txns.insert(
+                    ids.get(i).unwrap_or_default().to_owned(),
+                    (ts.value(i), amount.value(i), [0, 1, 2, 3].map(party)),
+                );
+            }
+        }
+        let as_of = txns.values().map(|t| t.0).max().expect("transactions");
+        let outside = txns.values().filter(|t| t.0 <= as_of - 30 * DAY).count();
+        assert!(
+            outside > txns.len() / 2,
+            "{outside} of {} outside",
+            txns.len()
+        );
+        for a in &read.alerts {
+            let amounts: Vec<f64> = a
+                .evidence_txn_ids
+                .iter()
+                .map(|id| {
+                    let (ts, amount, parties) = &txns[id];
+                    assert!(*ts > as_of - 30 * DAY, "{id} of {} is too old", a.entity_id);
+                    assert!(
+                        parties.contains(&a.entity_id),
+                        "{id} is not {}'s",
+                        a.entity_id
+                    );
+                    *amount
+                })
+                .collect();
+            assert!(
+                amounts.windows(2).all(|w| w[0] >= w[1]),
+                "{}: {amounts:?}",
+                a.entity_id
+            );
+        }
     }
 
     #[test]
