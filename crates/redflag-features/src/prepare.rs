@@ -190,6 +190,37 @@ fn release_all_but(batches: &mut [RecordBatch], keep: &[&str]) {
     release(batches, &names, keep);
 }
 
+/// Every column the pass reads (here, in the profiles and in the graph pass); the others are
+/// let go before it starts.
+const READ: &[&str] = &[
+    col::TS,
+    col::SENDER_ID,
+    col::RECEIVER_ID,
+    col::AMOUNT,
+    col::AMOUNT_BASE,
+    col::CHANNEL,
+    col::STATUS,
+    col::LOCAL_OFFSET_MIN,
+    col::SENDER_KIND,
+    col::RECEIVER_KIND,
+    col::SENDER_CUSTOMER_ID,
+    col::RECEIVER_CUSTOMER_ID,
+    col::CONDUCTOR_ID,
+    col::RECEIVER_NAME,
+    col::SENDER_INSTITUTION,
+    col::RECEIVER_INSTITUTION,
+    col::RECEIVER_COUNTRY,
+    col::GEO_CITY,
+    col::GEO_REGION,
+    col::LOCATION_ID,
+    col::MCC,
+    col::MERCHANT_ID,
+    col::MERCHANT_NAME,
+    col::DEVICE_ID,
+    col::IP_ADDRESS,
+    col::PURPOSE_CODE,
+];
+
 /// Packs the batches into rows. A column is let go (unless in `keep`) once it has been read:
 /// the interned texts before the rows are allocated, the rest after.
 pub(crate) fn prepare(
@@ -209,6 +240,8 @@ pub(crate) fn prepare(
             column(b, name)?;
         }
     }
+    release_all_but(batches, &[READ, keep].concat());
+    crate::release_freed_memory();
     let parties = intern(
         &[
             strings(batches, col::SENDER_ID).ok_or(Error::MissingColumn(col::SENDER_ID))?,

@@ -6,8 +6,8 @@ mod common;
 use arrow::array::{Array, AsArray, RecordBatch};
 use common::{D, Tx, batch, noise};
 use redflag_features::{FeatureConfig, compute_owned};
-use redflag_schema::Channel;
 use redflag_schema::columns as col;
+use redflag_schema::{Channel, PartyKind, Status};
 
 /// Transactions that fill every optional column a feature or profile reads.
 fn rich() -> Vec<Tx> {
@@ -29,6 +29,16 @@ fn rich() -> Vec<Tx> {
                 .mcc(5999)
                 .offset(-360),
         );
+        // A hotel stay (lodging MCC) paid to a merchant, one of them refused (status).
+        let stay = Tx::new(&acct, "hotel", 180.0, Channel::CardPresent, h - 4.0)
+            .mcc(7011)
+            .with(col::MERCHANT_ID, &format!("hotel-{}", i % 3))
+            .kinds(PartyKind::Account, PartyKind::Merchant);
+        txs.push(if i == 0 {
+            stay.status(Status::Declined)
+        } else {
+            stay
+        });
         txs.push(
             // Payroll by the originator's id (even i) or by the purpose code only (odd i).
             Tx::wire(
@@ -40,7 +50,8 @@ fn rich() -> Vec<Tx> {
             .with(col::PURPOSE_CODE, "SALA")
             .with(col::RECEIVER_NAME, &format!("Worker {}", i % 4))
             .with(col::RECEIVER_CUSTOMER_ID, &format!("cust-{}", i % 3))
-            .with(col::RECEIVER_INSTITUTION, "BANKUS33"),
+            .with(col::RECEIVER_INSTITUTION, "BANKUS33")
+            .kinds(PartyKind::External, PartyKind::Account),
         );
         txs.push(
             Tx::new(&acct, "boss", 850.0, Channel::WireIntl, h - 1.0)
@@ -52,6 +63,20 @@ fn rich() -> Vec<Tx> {
                 col::GEO_CITY,
                 ["Houston", "Dallas", "Austin"][i as usize % 3],
             ),
+        );
+    }
+    // Cash under the threshold at three branches of one city within a day (location).
+    for k in 0..3 {
+        txs.push(
+            Tx::new(
+                "CASH",
+                "acct-9",
+                4000.0,
+                Channel::CashDeposit,
+                28.0 * D + f64::from(k),
+            )
+            .with(col::GEO_CITY, "Houston")
+            .with(col::LOCATION_ID, &format!("branch-{k}")),
         );
     }
     txs
@@ -119,6 +144,7 @@ fn letting_columns_go_early_changes_no_feature_and_keeps_what_was_asked() {
         "corridor_out_share_30d", // receiver country
         "geo_cities_30d",         // city
         "shared_id_cluster_30d",  // device and IP
+        "lodging_30d",            // MCC
     ] {
         assert!(value(name) > 0.0, "{name} of acct-1 is {}", value(name));
     }
