@@ -190,15 +190,19 @@ fn release_all_but(batches: &mut [RecordBatch], keep: &[&str]) {
     release(batches, &names, keep);
 }
 
-/// Every column the pass reads (here, in the profiles and in the graph pass); the others are
-/// let go before it starts.
-const READ: &[&str] = &[
+/// The columns the pass cannot do without.
+const REQUIRED: &[&str] = &[
     col::TS,
     col::SENDER_ID,
     col::RECEIVER_ID,
     col::AMOUNT,
     col::AMOUNT_BASE,
     col::CHANNEL,
+];
+
+/// Every other column the pass reads (here, in the profiles and in the graph pass); columns in
+/// neither list are let go before it starts.
+const READ: &[&str] = &[
     col::STATUS,
     col::LOCAL_OFFSET_MIN,
     col::SENDER_KIND,
@@ -229,18 +233,11 @@ pub(crate) fn prepare(
     keep: &[&str],
 ) -> Result<Txns> {
     for b in batches.iter() {
-        for name in [
-            col::TS,
-            col::SENDER_ID,
-            col::RECEIVER_ID,
-            col::AMOUNT,
-            col::AMOUNT_BASE,
-            col::CHANNEL,
-        ] {
+        for name in REQUIRED {
             column(b, name)?;
         }
     }
-    release_all_but(batches, &[READ, keep].concat());
+    release_all_but(batches, &[REQUIRED, READ, keep].concat());
     crate::release_freed_memory();
     let parties = intern(
         &[
