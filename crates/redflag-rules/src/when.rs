@@ -2,8 +2,8 @@
 //! constructs and the known feature columns, then planned into a DataFusion [`Expr`].
 //!
 //! Accepted: column names of `entity_features`, numeric / string / boolean literals and NULL,
-//! arithmetic and comparison operators, AND / OR / NOT, IS [NOT] NULL / TRUE / FALSE,
-//! [NOT] BETWEEN, [NOT] IN (literal list), CASE, CAST, parentheses, and the scalar functions in
+//! arithmetic and comparison operators, AND / OR / NOT, IS \[NOT\] NULL / TRUE / FALSE,
+//! \[NOT\] BETWEEN, \[NOT\] IN (literal list), CASE, CAST, parentheses, and the scalar functions in
 //! [`SCALAR_FUNCTIONS`]. Everything else (subqueries, table functions such as `read_parquet`,
 //! aggregates, window functions, wildcards, qualified names, placeholders, a second statement)
 //! is refused with its position.

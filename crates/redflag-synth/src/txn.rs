@@ -1,6 +1,6 @@
 //! One generated transaction, its parties, and the per-unit generator that makes them.
 //!
-//! Rows are plain values (numbers and indexes into the [`World`](crate::world::World)); ids,
+//! Rows are plain values (numbers and indexes into the [`World`]); ids,
 //! names and amounts are rendered only when a row is written, so generating a row allocates
 //! nothing.
 
