@@ -76,11 +76,11 @@ impl Ledger {
         let mut starts = Vec::with_capacity(self.starts.len());
         let mut kept = 0;
         let ranges: Vec<std::ops::Range<usize>> = self.batches().collect();
-        for (b, range) in ranges.into_iter().enumerate() {
+        for range in ranges {
             starts.push(kept);
-            for i in range {
+            for i in range.clone() {
                 if self.rows[i].ts > from && self.rows[i].ts <= to {
-                    let row = self.located(b, i);
+                    let row = self.row_in_batch(i, i - range.start);
                     self.rows[kept] = self.rows[i];
                     if let Some((s, r)) = &mut self.customers {
                         s[kept] = s[i];
@@ -104,12 +104,9 @@ impl Ledger {
         self.origin = Some(origin);
     }
 
-    /// Row in input batch `b` of transaction `i` of that batch.
-    fn located(&self, b: usize, i: usize) -> usize {
-        match &self.origin {
-            Some(origin) => origin[i] as usize,
-            None => i - self.starts[b],
-        }
+    /// Row in its input batch of transaction `i`, the `k`th of that batch in this ledger.
+    fn row_in_batch(&self, i: usize, k: usize) -> usize {
+        self.origin.as_ref().map_or(k, |origin| origin[i] as usize)
     }
 
     /// Number of transactions.
@@ -130,8 +127,8 @@ impl Ledger {
 
     /// The input batch and the row in it of transaction `i`.
     pub fn locate(&self, i: usize) -> (usize, usize) {
-        let b = self.starts.partition_point(|&s| s <= i) - 1;
-        (b, self.located(b, i))
+        let (b, k) = self.position(i);
+        (b, self.row_in_batch(i, k))
     }
 
     /// The input batch of transaction `i` and its place among that batch's transactions in

@@ -1063,11 +1063,12 @@ impl<'b> Largest<'b> {
         }
     }
 
-    fn push(&mut self, amount: f64, txn: &'b str) {
+    /// Offers a transaction; its id (`txn`) is looked up only when it is held.
+    fn push(&mut self, amount: f64, txn: impl FnOnce() -> &'b str) {
         if amount < self.floor {
             return;
         }
-        self.held.push((amount, txn));
+        self.held.push((amount, txn()));
         if self.held.len() >= self.limit {
             self.order();
             if let Some(&(nth, _)) = self.held.get(EVIDENCE - 1) {
@@ -1179,7 +1180,7 @@ impl Links {
                     *paid.entry((a, b)).or_default() += amount;
                 }
                 for (k, amount, i) in l.hits {
-                    found[k].push(amount, txn_id(i));
+                    found[k].push(amount, || txn_id(i));
                 }
                 for (a, b) in l.pairs {
                     union(&mut parent, a, b);
@@ -1432,7 +1433,7 @@ mod tests {
             }
             let mut largest = Largest::new();
             for (a, id) in &pushed {
-                largest.push(*a, id);
+                largest.push(*a, || id);
             }
             assert_eq!(
                 largest.evidence(),
