@@ -68,7 +68,7 @@ pub(crate) struct Scratch {
     lodging: Vec<(i64, u32)>,
     travel: Vec<(u32, i64)>,
     count: HashMap<u32, u32>,
-    dense: Vec<u32>,
+    fan: FanScratch,
     edges: Vec<Edge>,
     in14: Vec<u32>,
     out14: Vec<u32>,
@@ -576,7 +576,7 @@ pub(crate) fn compute(
     cash_structure(rows, &s.cash, big_t, out);
     funnel(rows, win, cash_cities, out, &mut s.lags);
     pass_through(rows, win, w.w30, out, &mut s.queue, &mut s.fwd);
-    fan_windows(rows, win, out, &mut s.dense);
+    fan_windows(rows, win, out, &mut s.fan);
     avoidance(rows, &legs[from(w.w7)..], big_t, out);
 
     // ---- longer windows -------------------------------------------------------------------
@@ -803,52 +803,76 @@ fn pass_through(
 }
 
 /// GR-1/GR-2: most distinct senders (receivers) of transfers inside any 7-day span of the
-/// window (card purchases are not fan-out, nor card takings fan-in). Counts
-/// live in a dense per-thread array indexed by entity code (no hashing).
-fn fan_windows(rows: &[Row], win: &[u32], out: &mut [f64; N_FEATURES], dense: &mut Vec<u32>) {
+/// window (card purchases are not fan-out, nor card takings fan-in). Counterparties are
+/// numbered 0..k among the window's own (`slots`), so the counts live in a dense array of k
+/// entries that stays in cache, whatever the number of entities in the table.
+fn fan_windows(rows: &[Row], win: &[u32], out: &mut [f64; N_FEATURES], s: &mut FanScratch) {
+    let FanScratch {
+        slots,
+        names,
+        dense,
+    } = s;
     for (dir_in, f) in [(true, F::FanIn7Max), (false, F::FanOut7Max)] {
         let side = |l: u32| {
             let r = &rows[row_of(l)];
             let c = if dir_in { r.sender } else { r.receiver };
-            (is_in(l) == dir_in && r.completed() && c != NONE && !is_card(r.channel()))
-                .then_some((r.ts, c))
+            if is_in(l) == dir_in && r.completed() && c != NONE && !is_card(r.channel()) {
+                c
+            } else {
+                NONE
+            }
         };
+        slots.clear();
+        slots.extend(win.iter().map(|&l| side(l)));
+        names.clear();
+        names.extend(slots.iter().copied().filter(|&c| c != NONE));
+        distinct(names);
+        for c in slots.iter_mut().filter(|c| **c != NONE) {
+            *c = names.partition_point(|&n| n < *c) as u32;
+        }
+        dense.clear();
+        dense.resize(names.len(), 0);
+        let ts = |k: usize| rows[row_of(win[k])].ts;
         let (mut best, mut distinct) = (0u32, 0u32);
         let mut lo = 0usize;
         for hi in 0..win.len() {
-            let Some((t, c)) = side(win[hi]) else {
+            let c = slots[hi];
+            if c == NONE {
                 continue;
-            };
-            if dense.len() <= c as usize {
-                dense.resize(c as usize + 1, 0);
             }
+            let t = ts(hi);
             dense[c as usize] += 1;
             if dense[c as usize] == 1 {
                 distinct += 1;
             }
             while lo < hi {
-                match side(win[lo]) {
-                    Some((t_lo, c_lo)) if t - t_lo > 7 * DAY => {
-                        dense[c_lo as usize] -= 1;
-                        if dense[c_lo as usize] == 0 {
-                            distinct -= 1;
-                        }
+                let c_lo = slots[lo];
+                if c_lo != NONE {
+                    if t - ts(lo) <= 7 * DAY {
+                        break;
                     }
-                    Some(_) => break,
-                    None => {}
+                    dense[c_lo as usize] -= 1;
+                    if dense[c_lo as usize] == 0 {
+                        distinct -= 1;
+                    }
                 }
                 lo += 1;
             }
             best = best.max(distinct);
         }
-        // Leave the array zeroed for the next entity.
-        for &l in &win[lo..] {
-            if let Some((_, c)) = side(l) {
-                dense[c as usize] -= 1;
-            }
-        }
         out[f as usize] = f64::from(best);
     }
+}
+
+/// Reused buffers of [`fan_windows`].
+#[derive(Default)]
+struct FanScratch {
+    /// Each window leg's counterparty, then its number among `names` ([`NONE`]: not counted).
+    slots: Vec<u32>,
+    /// The window's distinct counterparties, sorted.
+    names: Vec<u32>,
+    /// Legs of each counterparty inside the current 7-day span.
+    dense: Vec<u32>,
 }
 
 /// ST-4: an abandoned transaction at or above T, then within 2 hours at least two completed

@@ -35,7 +35,12 @@ fn fan_in_counts_distinct_senders_inside_seven_days() {
             11.0 * D + i as f64 * 8.0 * D,
         ));
     }
+    // The span is closed: senders exactly seven days apart count together, fourteen do not.
+    for (i, day) in [20.0, 27.0, 34.0].into_iter().enumerate() {
+        txs.push(Tx::wire(&format!("e{i}"), "edge", 900.0, day * D));
+    }
     let f = features(&with_noise(txs));
+    assert_eq!(f.get("edge", "fan_in_7d_max"), 2.0);
     assert_eq!(f.get("hub", "fan_in_7d_max"), 6.0);
     assert_eq!(f.get("hub", "senders_30d"), 6.0);
     assert_eq!(f.get("slow", "fan_in_7d_max"), 1.0);
