@@ -826,7 +826,8 @@ fn fan_windows(rows: &[Row], win: &[u32], out: &mut [f64; N_FEATURES], s: &mut F
         slots.extend(win.iter().map(|&l| side(l)));
         names.clear();
         names.extend(slots.iter().copied().filter(|&c| c != NONE));
-        distinct(names);
+        names.sort_unstable();
+        names.dedup();
         for c in slots.iter_mut().filter(|c| **c != NONE) {
             *c = names.partition_point(|&n| n < *c) as u32;
         }
