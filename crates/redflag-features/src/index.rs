@@ -45,12 +45,18 @@ impl Legs {
                 (payer, payee)
             }
         };
+        // The entities of each row in `order`, read once: when `order` is not the storage
+        // order (inputs grouped by customer or account), each read is a cache miss that the
+        // count and the fill below would otherwise both pay.
+        let in_order: Option<Vec<(u32, u32)>> =
+            order.map(|o| o.par_iter().map(|&i| ends(i as usize)).collect());
+        let ends_at = |k: usize| in_order.as_ref().map_or_else(|| ends(k), |v| v[k]);
         let mut counts: Vec<Vec<u32>> = (0..parts)
             .into_par_iter()
             .map(|p| {
                 let mut c = vec![0u32; n_entities];
                 for k in range(p) {
-                    let (payer, payee) = ends(row_at(k));
+                    let (payer, payee) = ends_at(k);
                     for e in [payer, payee] {
                         if e != NONE {
                             c[e as usize] += 1;
@@ -82,7 +88,7 @@ impl Legs {
             .for_each(|(p, mut fill)| {
                 for k in range(p) {
                     let i = row_at(k);
-                    let (payer, payee) = ends(i);
+                    let (payer, payee) = ends_at(k);
                     for (e, dir) in [(payer, 0), (payee, IN)] {
                         if e != NONE {
                             let at = &mut fill[e as usize];
