@@ -464,7 +464,7 @@ impl Engine {
 
     fn run_inner(&self, given: Option<&redflag_io::Ingested>) -> Result<AlertSet> {
         let mut timings = StageTimings::default();
-        let (engine, cfg, reference) = self.setup()?;
+        let (engine, mut cfg, reference) = self.setup()?;
         let model = match &self.model {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
@@ -497,6 +497,8 @@ impl Engine {
             let as_of = cfg.as_of.unwrap_or_else(|| latest(batches));
             (as_of, ids_between(batches, as_of - 30 * DAY, as_of)?)
         };
+        // The feature pass ends its windows where the evidence window ends.
+        cfg.as_of = Some(as_of);
         let (mut features, report) = match ingested {
             Cow::Borrowed(given) => (
                 redflag_features::compute(&given.batches, &cfg)?,
@@ -513,12 +515,6 @@ impl Engine {
                 (features, owned.report)
             }
         };
-        if features.as_of != as_of {
-            return Err(Error::Output(format!(
-                "the feature pass ran as of {} but the evidence window ends at {as_of}",
-                features.as_of
-            )));
-        }
         // Cases, evidence and money flows read the last 30 days only.
         let mut ledger = std::mem::take(&mut features.ledger);
         ledger.keep_between(as_of - 30 * DAY, as_of);
@@ -921,8 +917,7 @@ pub(crate) fn file_entry(path: &Path) -> Result<crate::engine::ManifestInput> {
     })
 }
 
-/// The latest transaction time of the batches (0 when there is none): the default `as_of`,
-/// as the feature pass takes it.
+/// The latest transaction time of the batches (0 when there is none): the default `as_of`.
 fn latest(batches: &[RecordBatch]) -> i64 {
     batches
         .par_iter()
