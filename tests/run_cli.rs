@@ -346,3 +346,22 @@ fn a_run_that_refuses_most_records_says_why_and_what_fixes_it() {
     assert!(!err.contains("rejected"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("40 transactions"));
 }
+
+/// A redflag built without the `distributed` feature (as the tests are) refuses `--cluster`
+/// before reading anything, and says how to get it.
+#[cfg(not(feature = "distributed"))]
+#[test]
+fn cluster_needs_the_distributed_feature_and_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = sample_args();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend(["--cluster", "df://127.0.0.1:50050"]);
+    let out = run(dir.path(), &args);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("df://127.0.0.1:50050") && err.contains("--features distributed"),
+        "{err}"
+    );
+    assert!(!dir.path().join("rejected.csv").exists(), "nothing written");
+}

@@ -43,6 +43,12 @@ fn engine(args: &RunArgs) -> Result<Engine> {
     if let Some(text) = &args.as_of {
         engine = engine.as_of(super::features::parse_as_of(text)?);
     }
+    if let Some(url) = &args.cluster {
+        engine = engine.cluster(url);
+    }
+    if let Some(d) = &args.cluster_staging {
+        engine = engine.cluster_staging(d);
+    }
     Ok(engine)
 }
 

@@ -282,31 +282,61 @@ impl RuleEngine {
 
     /// Runs every enabled rule over an `entity_features` batch and applies the alert policy.
     pub fn evaluate(&self, batch: &RecordBatch) -> Result<Evaluation, Error> {
-        for f in self.schema.fields() {
-            match batch.schema().field_with_name(f.name()) {
-                Ok(g) if g.data_type() == f.data_type() => {}
-                _ => {
-                    return Err(Error::Schema(format!(
-                        "column `{}` missing or of another type",
-                        f.name()
-                    )));
+        self.check_schema(batch)?;
+        let conditions = self
+            .rules
+            .iter()
+            .map(|r| {
+                if !r.rule.enabled {
+                    return Ok(None);
                 }
-            }
+                Ok(Some(Conditions {
+                    fired: run(&r.physical, batch, &r.rule.id)?,
+                    escalated: r
+                        .escalate_physical
+                        .as_ref()
+                        .map(|p| run(p, batch, &r.rule.id))
+                        .transpose()?,
+                }))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.evaluate_with(batch, &conditions)
+    }
+
+    /// [`RuleEngine::evaluate`] with the rules' conditions evaluated elsewhere, e.g. by a
+    /// cluster: `conditions[k]` is what rule `k`'s `when` and `escalate_when` gave on the rows
+    /// of `batch` (`None` for a disabled rule). The hits, reasons and alert policy are the
+    /// local evaluation's, so the result is the same wherever the conditions were computed.
+    pub fn evaluate_with(
+        &self,
+        batch: &RecordBatch,
+        conditions: &[Option<Conditions>],
+    ) -> Result<Evaluation, Error> {
+        self.check_schema(batch)?;
+        if conditions.len() != self.rules.len() {
+            return Err(Error::Schema(format!(
+                "{} rule results for {} rules",
+                conditions.len(),
+                self.rules.len()
+            )));
         }
         let kinds = batch
             .column_by_name(redflag_features::ENTITY_KIND)
             .map(|c| c.as_string::<i32>());
         let mut hits = Vec::new();
-        for (k, r) in self.rules.iter().enumerate() {
-            if !r.rule.enabled {
+        for (k, (r, c)) in self.rules.iter().zip(conditions).enumerate() {
+            let Some(Conditions { fired, escalated }) = c.as_ref().filter(|_| r.rule.enabled)
+            else {
                 continue;
+            };
+            let short = |a: &BooleanArray| a.len() != batch.num_rows();
+            if short(fired) || escalated.as_ref().is_some_and(short) {
+                return Err(Error::Schema(format!(
+                    "rule {}: results for another number of rows than the table's {}",
+                    r.rule.id,
+                    batch.num_rows()
+                )));
             }
-            let fired = run(&r.physical, batch, &r.rule.id)?;
-            let escalated = r
-                .escalate_physical
-                .as_ref()
-                .map(|p| run(p, batch, &r.rule.id))
-                .transpose()?;
             for row in 0..batch.num_rows() {
                 if !(fired.is_valid(row) && fired.value(row)) {
                     continue;
@@ -352,6 +382,43 @@ impl RuleEngine {
     }
 }
 
+impl RuleEngine {
+    /// An error unless `batch` has every column of the `entity_features` schema, typed so.
+    fn check_schema(&self, batch: &RecordBatch) -> Result<(), Error> {
+        for f in self.schema.fields() {
+            match batch.schema().field_with_name(f.name()) {
+                Ok(g) if g.data_type() == f.data_type() => {}
+                _ => {
+                    return Err(Error::Schema(format!(
+                        "column `{}` missing or of another type",
+                        f.name()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one rule's conditions gave on the rows of a feature table: its `when` and, when it has
+/// one, its `escalate_when`. A row where a condition is NULL does not count as true.
+#[derive(Debug, Clone)]
+pub struct Conditions {
+    /// The `when` condition.
+    pub fired: BooleanArray,
+    /// The `escalate_when` condition.
+    pub escalated: Option<BooleanArray>,
+}
+
+/// A condition's result as a boolean column: a condition that is NULL for every row (type
+/// Null, e.g. `NULL`) fires nowhere.
+pub fn as_condition(v: &dyn Array) -> BooleanArray {
+    match v.data_type() {
+        DataType::Boolean => v.as_boolean().clone(),
+        _ => BooleanArray::from(vec![None::<bool>; v.len()]),
+    }
+}
+
 fn run(p: &Arc<dyn PhysicalExpr>, batch: &RecordBatch, rule: &str) -> Result<BooleanArray, Error> {
     let eval = |e| Error::Eval {
         rule: rule.to_owned(),
@@ -362,11 +429,7 @@ fn run(p: &Arc<dyn PhysicalExpr>, batch: &RecordBatch, rule: &str) -> Result<Boo
         .map_err(eval)?
         .into_array(batch.num_rows())
         .map_err(eval)?;
-    match v.data_type() {
-        DataType::Boolean => Ok(v.as_boolean().clone()),
-        // A condition that is NULL for every row (e.g. `NULL`) fires nowhere.
-        _ => Ok(BooleanArray::from(vec![None::<bool>; batch.num_rows()])),
-    }
+    Ok(as_condition(&v))
 }
 
 /// A reason template as (literal text, column shown after it) pairs; the last pair holds the

@@ -154,6 +154,8 @@ pub struct Engine {
     pub(crate) out_dir: Option<PathBuf>,
     today: Option<String>,
     pub(crate) key: Option<crate::privacy::Key>,
+    cluster: Option<String>,
+    cluster_staging: Option<PathBuf>,
 }
 
 /// One scored entity (`scores.csv`).
@@ -293,6 +295,8 @@ impl Engine {
             out_dir: None,
             today: None,
             key: None,
+            cluster: None,
+            cluster_staging: None,
         }
     }
 
@@ -388,6 +392,50 @@ impl Engine {
         self
     }
 
+    /// Evaluates the rules on a DataFusion Ballista cluster: `df://HOST:PORT` names its
+    /// scheduler, `standalone` starts a scheduler and an executor in this process (loopback
+    /// only). The feature table is staged as Parquet where the executors can read it (see
+    /// [`Engine::cluster_staging`]); alerts and scores are byte-identical to a local run.
+    /// Needs the cargo feature `distributed`; without it the run stops with an error saying so.
+    pub fn cluster(mut self, url: impl Into<String>) -> Engine {
+        self.cluster = Some(url.into());
+        self
+    }
+    /// Where a cluster run stages the feature table for the executors: a directory they see
+    /// under the same path (a shared mount). Default: the output directory, else the system's
+    /// temporary directory. Each run stages into its own `.redflag-staging-*` directory there
+    /// and removes it when the rules are evaluated.
+    pub fn cluster_staging(mut self, dir: impl Into<PathBuf>) -> Engine {
+        self.cluster_staging = Some(dir.into());
+        self
+    }
+
+    /// Connects to the cluster this builder names, if any.
+    #[cfg(feature = "distributed")]
+    fn connect(&self) -> Result<Option<crate::cluster::Cluster>> {
+        let Some(url) = &self.cluster else {
+            return Ok(None);
+        };
+        let staging = match (&self.cluster_staging, &self.out_dir) {
+            (Some(d), _) => d.clone(),
+            (None, Some(out)) => out.clone(),
+            (None, None) => std::env::temp_dir(),
+        };
+        crate::cluster::Cluster::connect(url, &staging).map(Some)
+    }
+
+    /// Without the `distributed` feature there is no cluster to connect to.
+    #[cfg(not(feature = "distributed"))]
+    fn connect(&self) -> Result<Option<std::convert::Infallible>> {
+        match &self.cluster {
+            None => Ok(None),
+            Some(url) => Err(Error::Config(format!(
+                "cluster {url}: this redflag was built without the `distributed` feature \
+                 (build it with `cargo build --release --features distributed`)"
+            ))),
+        }
+    }
+
     /// Runs the job.
     pub fn run(&self) -> Result<AlertSet> {
         self.run_inner(None)
@@ -473,6 +521,7 @@ impl Engine {
             }
             None => None,
         };
+        let cluster = self.connect()?;
 
         // Ingest.
         let clock = Instant::now();
@@ -533,7 +582,13 @@ impl Engine {
         let clock = Instant::now();
         self.stage(Stage::Rules);
         let table = &features.batch;
-        let ev = engine.evaluate(table)?;
+        let ev = match &cluster {
+            None => engine.evaluate(table)?,
+            #[cfg(feature = "distributed")]
+            Some(c) => engine.evaluate_with(table, &c.conditions(&engine, table)?)?,
+            #[cfg(not(feature = "distributed"))]
+            Some(never) => match *never {},
+        };
         timings.rules = clock.elapsed().as_secs_f64();
 
         // Isolation forest over the numeric features.
@@ -797,7 +852,8 @@ impl Engine {
         let inputs = hashing
             .join()
             .map_err(|_| Error::Output("hashing the input files failed".into()))??;
-        let config = BTreeMap::from([
+        #[cfg_attr(not(feature = "distributed"), expect(unused_mut))]
+        let mut config = BTreeMap::from([
             ("mapping".to_owned(), self.mapping.clone()),
             ("base_currency".to_owned(), self.base_currency.clone()),
             (
@@ -823,6 +879,10 @@ impl Engine {
                     .map_or("built-in".into(), |p| p.display().to_string()),
             ),
         ]);
+        #[cfg(feature = "distributed")]
+        if let Some(c) = &cluster {
+            config.insert("cluster".to_owned(), c.url().to_owned());
+        }
         let manifest = Manifest {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             alert_format: ALERT_FORMAT_VERSION,

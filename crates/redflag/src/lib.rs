@@ -28,6 +28,8 @@
 //! ```
 
 mod alert;
+#[cfg(feature = "distributed")]
+mod cluster;
 mod engine;
 pub mod eval;
 pub mod fairness;
