@@ -582,10 +582,18 @@ impl Engine {
         let clock = Instant::now();
         self.stage(Stage::Rules);
         let table = &features.batch;
-        let ev = match &cluster {
+        // On a cluster: the feature table is staged once for the rules and the forest.
+        #[cfg(feature = "distributed")]
+        let on_cluster = match &cluster {
+            None => None,
+            Some(c) => Some((c, c.stage(table)?)),
+        };
+        #[cfg(not(feature = "distributed"))]
+        let on_cluster = cluster;
+        let ev = match &on_cluster {
             None => engine.evaluate(table)?,
             #[cfg(feature = "distributed")]
-            Some(c) => engine.evaluate_with(table, &c.conditions(&engine, table)?)?,
+            Some((c, staged)) => engine.evaluate_with(table, &c.conditions(&engine, staged)?)?,
             #[cfg(not(feature = "distributed"))]
             Some(never) => match *never {},
         };
@@ -595,7 +603,8 @@ impl Engine {
         let clock = Instant::now();
         self.stage(Stage::Model);
         let names: Vec<String> = CATALOG.iter().map(|d| d.name.to_owned()).collect();
-        let x = matrix(table, &names);
+        #[cfg_attr(not(feature = "distributed"), expect(unused_variables))]
+        let (x, medians) = matrix(table, &names);
         let forest = match model {
             Some(m) => {
                 m.check_features(&names)?;
@@ -610,7 +619,26 @@ impl Engine {
                 IsolationForest::fit_named(&params, x.view(), names.clone())?
             }
         };
-        let scores = forest.score(x.view())?;
+        // On a cluster, where the forest scored the table (the manifest says).
+        let (scores, scored_on): (_, Option<&str>) = match &on_cluster {
+            None => (forest.score(x.view())?, None),
+            #[cfg(feature = "distributed")]
+            Some((c, staged)) => match c.scores(staged, &forest, &medians)? {
+                Some(s) => (ndarray::Array1::from(s), Some("cluster")),
+                None => (
+                    forest.score(x.view())?,
+                    Some(
+                        "local: the cluster does not know redflag_iforest_score (start its \
+                         scheduler and executors with `redflag cluster`)",
+                    ),
+                ),
+            },
+            #[cfg(not(feature = "distributed"))]
+            Some(never) => match *never {},
+        };
+        // The staged table is removed now.
+        #[cfg(feature = "distributed")]
+        drop(on_cluster);
         let percentiles: Vec<f64> = scores.iter().map(|&s| forest.percentile(s)).collect();
         timings.model = clock.elapsed().as_secs_f64();
 
@@ -852,7 +880,6 @@ impl Engine {
         let inputs = hashing
             .join()
             .map_err(|_| Error::Output("hashing the input files failed".into()))??;
-        #[cfg_attr(not(feature = "distributed"), expect(unused_mut))]
         let mut config = BTreeMap::from([
             ("mapping".to_owned(), self.mapping.clone()),
             ("base_currency".to_owned(), self.base_currency.clone()),
@@ -879,9 +906,11 @@ impl Engine {
                     .map_or("built-in".into(), |p| p.display().to_string()),
             ),
         ]);
-        #[cfg(feature = "distributed")]
-        if let Some(c) = &cluster {
-            config.insert("cluster".to_owned(), c.url().to_owned());
+        if let Some(url) = &self.cluster {
+            config.insert("cluster".to_owned(), url.clone());
+        }
+        if let Some(on) = scored_on {
+            config.insert("cluster_forest".to_owned(), on.to_owned());
         }
         let manifest = Manifest {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -1015,9 +1044,10 @@ fn ids_between(batches: &[RecordBatch], from: i64, to: i64) -> Result<Vec<Option
         .collect()
 }
 
-/// The feature matrix; empty cells take the column's median of present values (the upper one of
-/// an even count; 0 when the column has none).
-fn matrix(table: &RecordBatch, names: &[String]) -> Array2<f64> {
+/// The feature matrix, and the value each column's empty cells took: the column's median of
+/// present values (the upper one of an even count; 0 when the column has none, or no empty
+/// cell).
+pub(crate) fn matrix(table: &RecordBatch, names: &[String]) -> (Array2<f64>, Vec<f64>) {
     /// A feature column, its type looked at once rather than per value.
     enum Values<'a> {
         Count(&'a arrow::array::UInt32Array),
@@ -1085,7 +1115,10 @@ fn matrix(table: &RecordBatch, names: &[String]) -> Array2<f64> {
                 }
             }
         });
-    Array2::from_shape_vec((n, f), cells).expect("n rows of f cells")
+    (
+        Array2::from_shape_vec((n, f), cells).expect("n rows of f cells"),
+        medians,
+    )
 }
 
 /// Evidence transactions and case links of the alerted entities.
@@ -1434,7 +1467,7 @@ mod tests {
         )
         .expect("table");
         let names: Vec<String> = ["n", "odd", "even", "empty"].map(String::from).to_vec();
-        let x = matrix(&table, &names);
+        let (x, _) = matrix(&table, &names);
         let want = [
             [4.0, 5.0, 8.0, 0.0],
             [0.0, 3.0, 2.0, 0.0],
@@ -1464,7 +1497,7 @@ mod tests {
         let mut present: Vec<f64> = (0..n).filter_map(v).collect();
         present.sort_by(f64::total_cmp);
         let median = present[present.len() / 2];
-        let x = matrix(&table, &["n".to_owned(), "v".to_owned()]);
+        let (x, _) = matrix(&table, &["n".to_owned(), "v".to_owned()]);
         for i in 0..n {
             assert_eq!(x[(i, 0)], (n - 1 - i) as f64, "row {i}");
             assert_eq!(x[(i, 1)], v(i).unwrap_or(median), "row {i}");

@@ -29,7 +29,7 @@
 
 mod alert;
 #[cfg(feature = "distributed")]
-mod cluster;
+pub mod cluster;
 mod engine;
 pub mod eval;
 pub mod fairness;

@@ -24,7 +24,7 @@ fn engine(out: &Path) -> Engine {
 }
 
 #[test]
-fn rules_evaluated_on_a_standalone_cluster_give_the_local_run_byte_for_byte() {
+fn rules_and_forest_on_a_standalone_cluster_give_the_local_run_byte_for_byte() {
     let dir = tempfile::tempdir().expect("tmp");
     let (local_dir, cluster_dir) = (dir.path().join("local"), dir.path().join("cluster"));
     let local = engine(&local_dir).run().expect("local run");
@@ -41,6 +41,15 @@ fn rules_evaluated_on_a_standalone_cluster_give_the_local_run_byte_for_byte() {
     assert_eq!(
         remote.manifest.config.get("cluster").map(String::as_str),
         Some("standalone")
+    );
+    // The in-process cluster knows redflag's scoring function: the forest ran there too.
+    assert_eq!(
+        remote
+            .manifest
+            .config
+            .get("cluster_forest")
+            .map(String::as_str),
+        Some("cluster")
     );
     assert!(!local.manifest.config.contains_key("cluster"));
 
