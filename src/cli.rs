@@ -113,6 +113,11 @@ pub enum Command {
     /// side-by-side comparisons with polars and scikit-learn).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run a Ballista scheduler or executor that knows redflag's cluster functions, for
+    /// `redflag run --cluster df://HOST:PORT` (in builds with the `distributed` feature).
+    #[cfg(feature = "distributed")]
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -558,5 +563,50 @@ pub enum MappingCommand {
     Show {
         /// Profile name: canonical, amlworld or saml-d.
         name: String,
+    },
+}
+
+/// `redflag cluster`: the processes of a Ballista cluster that runs redflag's work.
+#[cfg(feature = "distributed")]
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// A Ballista scheduler (in memory, one per cluster). Stock `ballista-scheduler` 55 also
+    /// works for the rules, but only this one knows the isolation forest's scoring function.
+    /// Runs until interrupted.
+    Scheduler {
+        /// Address to listen on.
+        #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:50050")]
+        bind: std::net::SocketAddr,
+        /// Host name executors and clients reach this scheduler by (default: this machine's
+        /// name as Ballista finds it).
+        #[arg(long, value_name = "HOST")]
+        external_host: Option<String>,
+    },
+    /// A Ballista executor that registers with the scheduler and runs its tasks (rule
+    /// conditions and the forest's scores over the staged feature table). Runs until
+    /// interrupted.
+    Executor {
+        /// The scheduler.
+        #[arg(long, value_name = "HOST:PORT", default_value = "localhost:50050")]
+        scheduler: String,
+        /// Address to listen on for the scheduler and for other executors' data requests.
+        #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+        bind: String,
+        /// Host name the scheduler and other executors reach this executor by (default: the
+        /// bind address).
+        #[arg(long, value_name = "HOST")]
+        external_host: Option<String>,
+        /// Port for data (Arrow Flight).
+        #[arg(long, value_name = "PORT", default_value_t = 50051)]
+        port: u16,
+        /// Port for the scheduler's gRPC calls.
+        #[arg(long, value_name = "PORT", default_value_t = 50052)]
+        grpc_port: u16,
+        /// Tasks run at once (default: the number of cores).
+        #[arg(long, value_name = "N")]
+        concurrency: Option<usize>,
+        /// Directory for shuffle files (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
     },
 }

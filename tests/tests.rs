@@ -4,6 +4,8 @@
 mod util;
 
 mod check_cli;
+#[cfg(feature = "distributed")]
+mod cluster_cli;
 mod features_cli;
 mod goaml_cli;
 mod ingest_formats;

@@ -2,6 +2,8 @@
 
 mod bench;
 mod check;
+#[cfg(feature = "distributed")]
+mod cluster;
 mod eval;
 mod features;
 mod mapping;
@@ -44,6 +46,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Audit(cmd) => privacy::audit(cmd),
         Command::Export(crate::cli::ExportCommand::Goaml(args)) => privacy::export_goaml(args),
         Command::Bench(cmd) => bench::run(cmd),
+        #[cfg(feature = "distributed")]
+        Command::Cluster(cmd) => cluster::run(cmd),
     }
 }
 

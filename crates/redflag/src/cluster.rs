@@ -1,4 +1,5 @@
-//! Rule evaluation on a DataFusion Ballista cluster (cargo feature `distributed`).
+//! Rules and the isolation forest's scoring on a DataFusion Ballista cluster (cargo feature
+//! `distributed`).
 //!
 //! [`Engine::cluster`](crate::Engine::cluster) names a scheduler (`df://HOST:PORT`), or
 //! `standalone` for a scheduler and an executor started in this process on loopback. The run
@@ -70,9 +71,9 @@ impl Cluster {
             .map_err(|e| fail(&e))?;
         let ctx = runtime.block_on(async {
             let ctx = if url == "standalone" {
-                SessionContext::standalone_with_state(session_state()).await?
+                SessionContext::standalone_with_state(session_state(SessionConfig::new())).await?
             } else if url.starts_with("df://") {
-                SessionContext::remote_with_state(url, session_state()).await?
+                SessionContext::remote_with_state(url, session_state(SessionConfig::new())).await?
             } else {
                 return Err(datafusion::error::DataFusionError::Configuration(
                     "expected df://HOST:PORT or standalone".into(),
@@ -189,7 +190,7 @@ impl Cluster {
             .alias("score");
         let batches = match self.project(staged, vec![call]) {
             Ok(b) => b,
-            Err(e) if e.to_string().contains(SCORE_FUNCTION) => return Ok(None),
+            Err(e) if lacks_score_function(&e.to_string()) => return Ok(None),
             Err(e) => {
                 return Err(Error::Config(format!(
                     "cluster {}: isolation forest: {e}",
@@ -312,6 +313,15 @@ fn number_list(values: &[f64]) -> String {
         .map(|v| format!("{v:?}"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Whether `error` is what DataFusion or Ballista say when a plan names [`SCORE_FUNCTION`] and
+/// they do not know it (the function's own errors begin with its name instead).
+fn lacks_score_function(error: &str) -> bool {
+    error.contains(&format!("no UDF named \"{SCORE_FUNCTION}\""))
+        || error.contains(&format!(
+            "not provided for scalar function {SCORE_FUNCTION}"
+        ))
 }
 
 /// The name under which executors know the forest's scoring function.
@@ -453,9 +463,9 @@ impl ScalarUDFImpl for ForestScore {
 
 /// A DataFusion session that knows redflag's cluster functions ([`SCORE_FUNCTION`]): what the
 /// client, and the scheduler and executors of `redflag cluster`, plan and execute with.
-pub fn session_state() -> SessionState {
+pub fn session_state(config: SessionConfig) -> SessionState {
     SessionStateBuilder::new()
-        .with_config(SessionConfig::new())
+        .with_config(config)
         .with_default_features()
         .with_scalar_functions(vec![Arc::new(ScalarUDF::from(ForestScore::new()))])
         .build()
@@ -496,14 +506,12 @@ mod tests {
         assert!(gather(&parts, "w9", 4, read).is_err());
     }
 
-    /// The scoring function, run by a plain DataFusion session over a table with empty cells
-    /// in batches of uneven size, gives the forest's scores of the matrix imputed locally.
-    #[test]
-    fn the_scoring_function_gives_the_local_scores_of_the_imputed_matrix() {
+    /// A two-feature table with empty cells in both columns, the forest fitted on it, its
+    /// local scores and the values its empty cells took.
+    fn fitted(n: usize) -> (RecordBatch, IsolationForest, Vec<f64>, Vec<f64>) {
         use crate::engine::matrix;
         use redflag_iforest::IsolationForestParams;
 
-        let n = 3000;
         let counts: Vec<Option<u32>> = (0..n)
             .map(|i| (i % 17 != 3).then_some((i * 7 % 101) as u32))
             .collect();
@@ -524,10 +532,20 @@ mod tests {
                 .seed(5),
         )
         .expect("params");
-        let forest = IsolationForest::fit_named(&params, x.view(), names.clone()).expect("fit");
-        let local = forest.score(x.view()).expect("score");
+        let forest = IsolationForest::fit_named(&params, x.view(), names).expect("fit");
+        let local = forest.score(x.view()).expect("score").to_vec();
+        (table, forest, local, medians)
+    }
 
-        let ctx = SessionContext::new_with_state(session_state());
+    /// The scoring function, run by a plain DataFusion session over a table with empty cells
+    /// in batches of uneven size, gives the forest's scores of the matrix imputed locally.
+    #[test]
+    fn the_scoring_function_gives_the_local_scores_of_the_imputed_matrix() {
+        let n = 3000;
+        let (table, forest, local, medians) = fitted(n);
+        let names = forest.feature_names().to_vec();
+
+        let ctx = SessionContext::new_with_state(session_state(SessionConfig::new()));
         let parts = vec![vec![
             table.slice(0, 1000),
             table.slice(1000, 1500),
@@ -576,5 +594,51 @@ mod tests {
             })
             .expect_err("bad medians");
         assert!(err.to_string().contains(SCORE_FUNCTION), "{err}");
+    }
+
+    /// Stock Ballista processes lack the scoring function: the caller is told to score
+    /// locally. On a cluster that has it, an error inside the function is reported, not taken
+    /// for a missing function.
+    #[test]
+    fn a_missing_scoring_function_falls_back_but_a_failing_one_is_an_error() {
+        let (table, forest, local, medians) = fitted(600);
+        let dir = tempfile::tempdir().expect("tmp");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let ctx = runtime
+            .block_on(SessionContext::standalone())
+            .expect("stock standalone cluster");
+        let stock = Cluster {
+            url: "stock".into(),
+            runtime,
+            ctx,
+            staging: dir.path().to_owned(),
+        };
+        let staged = stock.stage(&table).expect("stage");
+        assert!(
+            stock
+                .scores(&staged, &forest, &medians)
+                .expect("no error")
+                .is_none()
+        );
+        drop(staged);
+
+        let ours = Cluster::connect("standalone", dir.path()).expect("standalone");
+        let staged = ours.stage(&table).expect("stage");
+        let got = ours
+            .scores(&staged, &forest, &medians)
+            .expect("scores")
+            .expect("scored on the cluster");
+        assert!(
+            got.iter()
+                .zip(&local)
+                .all(|(g, l)| g.to_bits() == l.to_bits())
+        );
+        let err = ours
+            .scores(&staged, &forest, &medians[..1])
+            .expect_err("one median for two features");
+        assert!(err.to_string().contains("1 medians"), "{err}");
+        drop(staged);
+        let left = std::fs::read_dir(dir.path()).expect("dir").count();
+        assert_eq!(left, 0, "staged files left behind");
     }
 }
