@@ -256,15 +256,17 @@ pub struct RunArgs {
     /// raw). Use only where the outputs never leave the people allowed to see identities.
     #[arg(long)]
     pub raw_ids: bool,
-    /// Evaluate the rule pack on a DataFusion Ballista cluster: df://HOST:PORT names its
-    /// scheduler; `standalone` starts a scheduler and an executor inside this process (loopback
-    /// only), to try it out. Outputs are byte-identical to a run without it; manifest.json
-    /// records the address. Needs a redflag built with `--features distributed`.
+    /// Evaluate the rule pack and score the isolation forest on a DataFusion Ballista cluster:
+    /// df://HOST:PORT names its scheduler (start it and its executors with `redflag cluster`;
+    /// stock Ballista processes run the rules only); `standalone` starts a scheduler and an
+    /// executor inside this process (loopback only), to try it out. Outputs are byte-identical
+    /// to a run without it; manifest.json records the address and where the forest was
+    /// scored. Needs a redflag built with `--features distributed`.
     #[arg(long, value_name = "URL")]
     pub cluster: Option<String>,
     /// Directory where --cluster stages the feature table as Parquet for the executors to
     /// read: it must be visible to them under the same path (a shared mount). Default: the
-    /// output directory. The staged files are removed once the rules are evaluated.
+    /// output directory. The staged files are removed once the rules and the forest have run.
     #[arg(long, value_name = "DIR", requires = "cluster")]
     pub cluster_staging: Option<PathBuf>,
 }

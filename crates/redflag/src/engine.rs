@@ -392,11 +392,14 @@ impl Engine {
         self
     }
 
-    /// Evaluates the rules on a DataFusion Ballista cluster: `df://HOST:PORT` names its
-    /// scheduler, `standalone` starts a scheduler and an executor in this process (loopback
-    /// only). The feature table is staged as Parquet where the executors can read it (see
-    /// [`Engine::cluster_staging`]); alerts and scores are byte-identical to a local run.
-    /// Needs the cargo feature `distributed`; without it the run stops with an error saying so.
+    /// Evaluates the rules and scores the isolation forest on a DataFusion Ballista cluster:
+    /// `df://HOST:PORT` names its scheduler, `standalone` starts a scheduler and an executor in
+    /// this process (loopback only). The feature table is staged as Parquet where the
+    /// executors can read it (see [`Engine::cluster_staging`]); alerts and scores are
+    /// byte-identical to a local run. The forest is scored there only when the executors know
+    /// redflag's scoring function (`redflag cluster executor`), else locally; the manifest's
+    /// `config.cluster_forest` says which. Needs the cargo feature `distributed`; without it the
+    /// run stops with an error saying so.
     pub fn cluster(mut self, url: impl Into<String>) -> Engine {
         self.cluster = Some(url.into());
         self
@@ -404,7 +407,7 @@ impl Engine {
     /// Where a cluster run stages the feature table for the executors: a directory they see
     /// under the same path (a shared mount). Default: the output directory, else the system's
     /// temporary directory. Each run stages into its own `.redflag-staging-*` directory there
-    /// and removes it when the rules are evaluated.
+    /// and removes it once the rules and the forest have run.
     pub fn cluster_staging(mut self, dir: impl Into<PathBuf>) -> Engine {
         self.cluster_staging = Some(dir.into());
         self

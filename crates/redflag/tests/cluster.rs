@@ -1,7 +1,7 @@
-//! A run whose rules are evaluated by a Ballista scheduler and executor gives the outputs of a
-//! local run, byte for byte. Needs the `distributed` feature (`.ci/run` runs it with
-//! `cargo test -p redflag --features distributed --test cluster`); the scheduler and executor
-//! start in this process and listen on loopback only.
+//! A run whose rules and forest scores are computed by a Ballista scheduler and executor gives
+//! the outputs of a local run, byte for byte. Needs the `distributed` feature (`.ci/run` runs it
+//! with `--features redflag-cli/distributed`); the scheduler and executor start in this process
+//! and listen on loopback only.
 #![cfg(feature = "distributed")]
 
 use std::path::{Path, PathBuf};
@@ -33,8 +33,8 @@ fn rules_and_forest_on_a_standalone_cluster_give_the_local_run_byte_for_byte() {
         .run()
         .expect("cluster run");
 
-    // The data must make the comparison mean something: rules fire, with and without
-    // escalation, on many entities.
+    // The data must make the comparison mean something: many entities alert, most on
+    // several rules.
     assert!(local.alerts.len() > 20, "{} alerts", local.alerts.len());
     let reasons: usize = local.alerts.iter().map(|a| a.reasons.len()).sum();
     assert!(reasons > 2 * local.alerts.len(), "{reasons} reasons");
