@@ -579,8 +579,8 @@ pub enum ClusterCommand {
         /// Address to listen on.
         #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:50050")]
         bind: std::net::SocketAddr,
-        /// Host name executors and clients reach this scheduler by (default: this machine's
-        /// name as Ballista finds it).
+        /// Host name executors and clients reach this scheduler by (default: localhost, which
+        /// only serves executors on this machine).
         #[arg(long, value_name = "HOST")]
         external_host: Option<String>,
     },

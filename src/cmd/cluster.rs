@@ -31,6 +31,7 @@ pub fn run(cmd: ClusterCommand) -> Result<ExitCode> {
                 .with_override_session_builder(Arc::new(|c: SessionConfig| {
                     Ok(redflag::cluster::session_state(c))
                 }));
+            config.bind_host = bind.ip().to_string();
             if let Some(host) = external_host {
                 config = config.with_hostname(host);
             }
