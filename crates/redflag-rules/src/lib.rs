@@ -280,6 +280,22 @@ impl RuleEngine {
         hard || (fired.len() >= policy.min_rules && groups.len() >= policy.min_groups)
     }
 
+    /// An error unless `batch` has every column of the `entity_features` schema, typed so.
+    fn check_schema(&self, batch: &RecordBatch) -> Result<(), Error> {
+        for f in self.schema.fields() {
+            match batch.schema().field_with_name(f.name()) {
+                Ok(g) if g.data_type() == f.data_type() => {}
+                _ => {
+                    return Err(Error::Schema(format!(
+                        "column `{}` missing or of another type",
+                        f.name()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Runs every enabled rule over an `entity_features` batch and applies the alert policy.
     pub fn evaluate(&self, batch: &RecordBatch) -> Result<Evaluation, Error> {
         self.check_schema(batch)?;
@@ -300,7 +316,7 @@ impl RuleEngine {
                 }))
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        self.evaluate_with(batch, &conditions)
+        self.apply(batch, &conditions)
     }
 
     /// [`RuleEngine::evaluate`] with the rules' conditions evaluated elsewhere, e.g. by a
@@ -313,6 +329,16 @@ impl RuleEngine {
         conditions: &[Option<Conditions>],
     ) -> Result<Evaluation, Error> {
         self.check_schema(batch)?;
+        self.apply(batch, conditions)
+    }
+
+    /// Hits, reasons and the alert policy from the rules' conditions on `batch`, whose schema
+    /// has been checked.
+    fn apply(
+        &self,
+        batch: &RecordBatch,
+        conditions: &[Option<Conditions>],
+    ) -> Result<Evaluation, Error> {
         if conditions.len() != self.rules.len() {
             return Err(Error::Schema(format!(
                 "{} rule results for {} rules",
@@ -379,24 +405,6 @@ impl RuleEngine {
             ev.alerted[row] = self.policy_alerts(&self.pack.policy, &fired);
         }
         Ok(ev)
-    }
-}
-
-impl RuleEngine {
-    /// An error unless `batch` has every column of the `entity_features` schema, typed so.
-    fn check_schema(&self, batch: &RecordBatch) -> Result<(), Error> {
-        for f in self.schema.fields() {
-            match batch.schema().field_with_name(f.name()) {
-                Ok(g) if g.data_type() == f.data_type() => {}
-                _ => {
-                    return Err(Error::Schema(format!(
-                        "column `{}` missing or of another type",
-                        f.name()
-                    )));
-                }
-            }
-        }
-        Ok(())
     }
 }
 
