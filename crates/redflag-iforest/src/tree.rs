@@ -113,7 +113,12 @@ pub(crate) const GROUP_FEATURES: usize = 256;
 
 /// The order keys of [`LANES`] rows: `group[l][j]` is feature j of row l. Each row has a
 /// fixed 256-key stride, so the address of a key is a constant per lane plus 8 × feature.
-pub(crate) type Group = [[u64; GROUP_FEATURES]; LANES];
+pub(crate) type Group = [[u64; ROW_STRIDE]; LANES];
+
+/// Keys per row of a [`Group`]: 8 more than [`GROUP_FEATURES`], so that consecutive rows
+/// start 33 cache lines apart. With a stride of exactly 256 keys (32 lines) every row's first
+/// keys fall in the same two sets of a 64-set L1 cache and evict one another.
+pub(crate) const ROW_STRIDE: usize = GROUP_FEATURES + 8;
 
 /// Deepest tree laid out flat (2^12 slots, 68 KiB); deeper trees (a `max_depth` or sample
 /// size far above the defaults) keep the general walk.
@@ -377,7 +382,7 @@ pub(crate) fn fill_columns(block: &[f64], f: usize, rows: usize, cols: &mut Vec<
 pub(crate) fn fill_groups(block: &[f64], f: usize, rows: usize, groups: &mut Vec<Group>) {
     let needed = rows.div_ceil(LANES);
     if groups.len() < needed {
-        groups.resize(needed, [[0; GROUP_FEATURES]; LANES]);
+        groups.resize(needed, [[0; ROW_STRIDE]; LANES]);
     }
     let width = f.min(GROUP_FEATURES);
     for r in 0..rows {
