@@ -63,6 +63,36 @@ impl Ledger {
         }
     }
 
+    /// A ledger already cut to a window (as [`Ledger::keep_between`] leaves one): `rows` are
+    /// the kept transactions in input order, `global[k]` the input row of `rows[k]`, and
+    /// `batch_starts` the first input row of each input batch.
+    pub(crate) fn windowed(
+        rows: Vec<Row>,
+        customers: Option<(Vec<u32>, Vec<u32>)>,
+        n_accounts: usize,
+        batch_starts: &[usize],
+        global: &[u32],
+    ) -> Ledger {
+        let mut starts = Vec::with_capacity(batch_starts.len());
+        let mut origin = Vec::with_capacity(global.len());
+        let mut k = 0;
+        for (b, &first) in batch_starts.iter().enumerate() {
+            let end = batch_starts.get(b + 1).copied().unwrap_or(usize::MAX);
+            starts.push(k);
+            while k < global.len() && (global[k] as usize) < end {
+                origin.push((global[k] as usize - first) as u32);
+                k += 1;
+            }
+        }
+        Ledger {
+            rows,
+            customers,
+            n_accounts,
+            starts,
+            origin: Some(origin),
+        }
+    }
+
     /// Keeps only the transactions with `from < ts <= to`, in their order, and hands the
     /// memory of the others back. Each kept transaction is still [`located`](Ledger::locate)
     /// at its row of its input batch, and [`batches`](Ledger::batches) still yields one range

@@ -62,6 +62,7 @@ mod index;
 mod intern;
 mod ledger;
 mod mem;
+mod partitioned;
 mod prepare;
 mod profile;
 
@@ -77,6 +78,7 @@ pub use catalog::{CATALOG, F, FeatureDef, N_FEATURES, Unit, feature};
 pub use config::{DAY, FeatureConfig, HOUR, MccGroups, PartyCategory};
 pub use ledger::Ledger;
 pub use mem::release_freed_memory;
+pub use partitioned::{BatchSource, compute_partitioned};
 pub use prepare::EntityKind;
 pub use profile::{CHANNEL_MIXES, Profiles};
 
@@ -98,6 +100,9 @@ pub enum Error {
     /// Building the output table failed.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
+    /// A [`BatchSource`] could not hand over its batches.
+    #[error("{0}")]
+    Source(String),
 }
 
 /// Result of the feature pass.
@@ -205,7 +210,7 @@ pub fn compute_owned(
         mut activity,
         sweeps,
         nodes,
-    } = run_kernel(&cx, &legs, true);
+    } = run_kernel(&cx, &legs, 0..legs.len(), true);
     sweep_sources(&mut features, sweeps);
     timings.entity = clock.elapsed().as_secs_f64();
 
@@ -220,7 +225,10 @@ pub fn compute_owned(
         || profile::accounts(&t, &batches),
     );
     let (holder_of_account, n_holders) = match cust {
-        Some(c) => (holder_of_account(&t, c), c.names.len()),
+        Some(c) => (
+            holder_of_account(n_accounts, c, |i| (t.rows[i].sender, t.rows[i].receiver)),
+            c.names.len(),
+        ),
         None => ((0..n_accounts as u32).collect(), n_accounts),
     };
     prepare::release(&mut batches, &institutions, keep);
@@ -240,35 +248,15 @@ pub fn compute_owned(
             features: mut cf,
             activity: ca,
             ..
-        } = run_kernel(&cx, &legs, false);
-        // Graph features of a customer: the strongest of its accounts'.
-        for (a, &h) in holder_of_account.iter().enumerate() {
-            if h == NONE {
-                continue;
-            }
-            for f in GRAPH_ONLY {
-                let v = features[a][*f as usize];
-                let slot = &mut cf[h as usize][*f as usize];
-                *slot = slot.max(v);
-            }
-        }
+        } = run_kernel(&cx, &legs, 0..legs.len(), false);
+        strongest_of_accounts(&features, &mut cf, &holder_of_account);
         activity.extend(ca);
         features.extend(cf);
         profile::add_customers(&mut profiles, &mix, &holder_of_account, c.names.len());
         ids.extend(c.names.iter().map(String::as_str));
         kinds.extend(std::iter::repeat_n(EntityKind::Customer, c.names.len()));
     }
-    let segments: Vec<u8> = activity
-        .iter()
-        .map(|&n| match n {
-            0..10 => 0,
-            10..100 => 1,
-            100..1000 => 2,
-            _ => 3,
-        })
-        .collect();
-    peers(&mut features, &kinds, &segments);
-    let batch = to_batch(&ids, &kinds, &segments, &features)?;
+    let batch = table(&ids, &kinds, &activity, &mut features)?;
     // The rows move into the ledger as they are: no copy, so no second peak.
     let ledger = Ledger::new(
         t.rows,
@@ -285,6 +273,45 @@ pub fn compute_owned(
         ledger,
     };
     Ok((features, batches))
+}
+
+/// Graph features of a customer (`customers`, by customer code): the strongest of its
+/// accounts' (`accounts`, by account code).
+fn strongest_of_accounts(
+    accounts: &[FeatureRow],
+    customers: &mut [FeatureRow],
+    holder_of_account: &[u32],
+) {
+    for (a, &h) in holder_of_account.iter().enumerate() {
+        if h == NONE {
+            continue;
+        }
+        for f in GRAPH_ONLY {
+            let v = accounts[a][*f as usize];
+            let slot = &mut customers[h as usize][*f as usize];
+            *slot = slot.max(v);
+        }
+    }
+}
+
+/// The `entity_features` table: activity segments, peer percentiles, then the columns.
+fn table(
+    ids: &[&str],
+    kinds: &[EntityKind],
+    activity: &[usize],
+    features: &mut [FeatureRow],
+) -> Result<RecordBatch> {
+    let segments: Vec<u8> = activity
+        .iter()
+        .map(|&n| match n {
+            0..10 => 0,
+            10..100 => 1,
+            100..1000 => 2,
+            _ => 3,
+        })
+        .collect();
+    peers(features, kinds, &segments);
+    to_batch(ids, kinds, &segments, features)
 }
 
 /// Features only the graph pass computes (customers take the maximum over their accounts).
@@ -306,15 +333,15 @@ const GRAPH_ONLY: &[F] = &[
 type FeatureRow = [f64; N_FEATURES];
 type Rows = Vec<FeatureRow>;
 
-/// Runs the per-entity kernel over every entity of `legs`; with `graph`, also hands over
-/// each entity as a node of the 30-day graph.
-fn run_kernel(cx: &Ctx<'_>, legs: &Legs, graph: bool) -> Kernel {
+/// Runs the per-entity kernel over the `entities` of `legs` (in order); with `graph`, also
+/// hands over each entity as a node of the 30-day graph.
+fn run_kernel(cx: &Ctx<'_>, legs: &Legs, entities: std::ops::Range<usize>, graph: bool) -> Kernel {
     type Rest = (usize, Vec<(u32, u32)>, Option<NodeGraph>);
     // The feature rows (752 bytes each) are written in place by the workers; only the small
     // rest is gathered afterwards on one thread.
     let mut features: Rows = Vec::new();
     let mut rest: Vec<Rest> = Vec::new();
-    (0..legs.len())
+    entities
         .into_par_iter()
         .map_init(Scratch::default, |scratch, e| {
             let mut out = [0.0; N_FEATURES];
@@ -366,15 +393,21 @@ fn sweep_sources(features: &mut [[f64; N_FEATURES]], mut sweeps: Vec<(u32, u32)>
     }
 }
 
-/// The customer behind each account (the first one seen), [`NONE`] when never given.
-fn holder_of_account(t: &prepare::Txns, c: &prepare::Customers) -> Vec<u32> {
-    let mut h = vec![NONE; t.entities.len()];
-    for (i, r) in t.rows.iter().enumerate() {
-        if r.sender != NONE && h[r.sender as usize] == NONE {
-            h[r.sender as usize] = c.sender[i];
+/// The customer behind each of `n` accounts (the first one seen), [`NONE`] when never given;
+/// `parties(i)` is the sender and receiver code of row `i`.
+fn holder_of_account(
+    n: usize,
+    c: &prepare::Customers,
+    parties: impl Fn(usize) -> (u32, u32),
+) -> Vec<u32> {
+    let mut h = vec![NONE; n];
+    for i in 0..c.sender.len() {
+        let (s, r) = parties(i);
+        if s != NONE && h[s as usize] == NONE {
+            h[s as usize] = c.sender[i];
         }
-        if r.receiver != NONE && h[r.receiver as usize] == NONE {
-            h[r.receiver as usize] = c.receiver[i];
+        if r != NONE && h[r as usize] == NONE {
+            h[r as usize] = c.receiver[i];
         }
     }
     h

@@ -102,7 +102,7 @@ impl EntityKind {
         }
     }
 
-    fn from_u8(v: u8) -> EntityKind {
+    pub(crate) fn from_u8(v: u8) -> EntityKind {
         match v {
             2 => EntityKind::External,
             3 => EntityKind::Merchant,
@@ -152,7 +152,7 @@ fn strings<'a>(batches: &'a [RecordBatch], name: &str) -> Option<Vec<Text<'a>>> 
     Some(out)
 }
 
-fn column<'a>(b: &'a RecordBatch, name: &'static str) -> Result<&'a ArrayRef> {
+pub(crate) fn column<'a>(b: &'a RecordBatch, name: &'static str) -> Result<&'a ArrayRef> {
     b.column_by_name(name).ok_or(Error::MissingColumn(name))
 }
 
@@ -191,7 +191,7 @@ fn release_all_but(batches: &mut [RecordBatch], keep: &[&str]) {
 }
 
 /// The columns the pass cannot do without.
-const REQUIRED: &[&str] = &[
+pub(crate) const REQUIRED: &[&str] = &[
     col::TS,
     col::SENDER_ID,
     col::RECEIVER_ID,
@@ -199,6 +199,26 @@ const REQUIRED: &[&str] = &[
     col::AMOUNT_BASE,
     col::CHANNEL,
 ];
+
+/// The columns [`batch_rows`] reads.
+pub(crate) fn pack_columns(cfg: &FeatureConfig) -> Vec<&'static str> {
+    let mut names = REQUIRED.to_vec();
+    names.extend([
+        col::STATUS,
+        col::SENDER_KIND,
+        col::RECEIVER_KIND,
+        col::LOCAL_OFFSET_MIN,
+        col::MCC,
+        col::PURPOSE_CODE,
+        col::MERCHANT_NAME,
+        col::RECEIVER_COUNTRY,
+    ]);
+    names.retain(|n| *n != col::SENDER_ID && *n != col::RECEIVER_ID);
+    if !cfg.payroll_originators.is_empty() {
+        names.push(col::SENDER_ID);
+    }
+    names
+}
 
 /// Every other column the pass reads (here, in the profiles and in the graph pass); columns in
 /// neither list are let go before it starts.
@@ -225,51 +245,86 @@ const READ: &[&str] = &[
     col::PURPOSE_CODE,
 ];
 
-/// Packs the batches into rows. A column is let go (unless in `keep`) once it has been read:
-/// the interned texts before the rows are allocated, the rest after.
-pub(crate) fn prepare(
-    batches: &mut [RecordBatch],
-    cfg: &FeatureConfig,
-    keep: &[&str],
-) -> Result<Txns> {
-    for b in batches.iter() {
-        for name in REQUIRED {
-            column(b, name)?;
-        }
-    }
-    release_all_but(batches, &[REQUIRED, READ, keep].concat());
-    crate::release_freed_memory();
-    let parties = intern(
-        &[
-            strings(batches, col::SENDER_ID).ok_or(Error::MissingColumn(col::SENDER_ID))?,
-            strings(batches, col::RECEIVER_ID).ok_or(Error::MissingColumn(col::RECEIVER_ID))?,
-        ],
-        Some(CASH_PARTY),
-    );
-    let mut party_codes = parties.codes.into_iter();
-    let sender = party_codes.next().unwrap_or_default();
-    let receiver = party_codes.next().unwrap_or_default();
+/// The codes of every interned column of a transactions table (see [`intern_codes`]).
+pub(crate) struct Codes {
+    /// Account-level entity ids, sorted, and each row's sender and receiver code.
+    pub entities: Vec<String>,
+    pub sender: Vec<u32>,
+    pub receiver: Vec<u32>,
+    pub city: Option<Vec<u32>>,
+    pub region: Option<Vec<u32>>,
+    pub region_names: Vec<String>,
+    pub location: Option<Vec<u32>>,
+    /// `merchant_id`, else `merchant_name`.
+    pub merchant: Option<Vec<u32>>,
+    pub receiver_name: Option<Vec<u32>>,
+    pub customers: Option<Customers>,
+    pub conductor: Option<Vec<u32>>,
+    pub device: Option<Vec<u32>>,
+    pub ip: Option<Vec<u32>>,
+    pub ip_names: Vec<String>,
+}
 
-    let optional = |name: &str| -> Option<Vec<u32>> {
-        if !any_value(batches, name) {
-            return None;
-        }
-        let arrays = strings(batches, name)?;
-        intern(&[arrays], None).codes.into_iter().next()
+/// The `names` columns of every batch (those it has), sharing their buffers.
+pub(crate) fn project(batches: &[RecordBatch], names: &[&str]) -> Vec<RecordBatch> {
+    batches
+        .iter()
+        .map(|b| {
+            let schema = b.schema_ref();
+            let keep: Vec<usize> = names
+                .iter()
+                .filter_map(|n| schema.index_of(n).ok())
+                .collect();
+            b.project(&keep).unwrap_or_else(|_| b.clone())
+        })
+        .collect()
+}
+
+/// Interns every text column the pass reads as a code. `load(names)` gives every batch of the
+/// table, in order, with (at least) the `names` columns it has; it is called once per group of
+/// columns sharing a code space, so a caller reading a table from disk holds one group's text
+/// at a time.
+pub(crate) fn intern_codes(load: &dyn Fn(&[&str]) -> Result<Vec<RecordBatch>>) -> Result<Codes> {
+    let (entities, sender, receiver) = {
+        let batches = load(&[col::SENDER_ID, col::RECEIVER_ID])?;
+        let parties = intern(
+            &[
+                strings(&batches, col::SENDER_ID).ok_or(Error::MissingColumn(col::SENDER_ID))?,
+                strings(&batches, col::RECEIVER_ID)
+                    .ok_or(Error::MissingColumn(col::RECEIVER_ID))?,
+            ],
+            Some(CASH_PARTY),
+        );
+        let mut codes = parties.codes.into_iter();
+        let sender = codes.next().unwrap_or_default();
+        let receiver = codes.next().unwrap_or_default();
+        (parties.names, sender, receiver)
     };
-    let city = optional(col::GEO_CITY);
-    let (region, region_names) = if any_value(batches, col::GEO_REGION) {
-        let got = strings(batches, col::GEO_REGION).map(|a| intern(&[a], None));
-        match got {
-            Some(got) => (got.codes.into_iter().next(), got.names),
-            None => (None, Vec::new()),
+
+    // One column in a code space of its own, with its names; `None` when no batch has a value.
+    let single = |name: &str| -> Result<Option<(Vec<u32>, Vec<String>)>> {
+        let batches = load(&[name])?;
+        if !any_value(&batches, name) {
+            return Ok(None);
         }
-    } else {
-        (None, Vec::new())
+        Ok(strings(&batches, name).and_then(|a| {
+            let got = intern(&[a], None);
+            let names = got.names;
+            got.codes.into_iter().next().map(|c| (c, names))
+        }))
     };
-    let location = optional(col::LOCATION_ID);
-    let merchant = optional(col::MERCHANT_ID).or_else(|| optional(col::MERCHANT_NAME));
-    let receiver_name = optional(col::RECEIVER_NAME);
+    let optional = |name: &str| -> Result<Option<Vec<u32>>> { Ok(single(name)?.map(|(c, _)| c)) };
+    let city = optional(col::GEO_CITY)?;
+    let (region, region_names) = match single(col::GEO_REGION)? {
+        Some((codes, names)) => (Some(codes), names),
+        None => (None, Vec::new()),
+    };
+    let location = optional(col::LOCATION_ID)?;
+    let merchant = match optional(col::MERCHANT_ID)? {
+        Some(m) => Some(m),
+        None => optional(col::MERCHANT_NAME)?,
+    };
+    let receiver_name = optional(col::RECEIVER_NAME)?;
 
     // Customers and conductors share one code space so "conductor is the holder" is a comparison.
     let (customers, conductor) = {
@@ -278,13 +333,14 @@ pub(crate) fn prepare(
             col::RECEIVER_CUSTOMER_ID,
             col::CONDUCTOR_ID,
         ];
-        let present: Vec<bool> = names.iter().map(|n| any_value(batches, n)).collect();
+        let batches = load(&names)?;
+        let present: Vec<bool> = names.iter().map(|n| any_value(&batches, n)).collect();
         if present.iter().any(|p| *p) {
             let cols: Vec<Vec<Text<'_>>> = names
                 .iter()
                 .zip(&present)
                 .filter(|(_, p)| **p)
-                .filter_map(|(n, _)| strings(batches, n))
+                .filter_map(|(n, _)| strings(&batches, n))
                 .collect();
             let got = intern(&cols, None);
             let mut codes = got.codes.into_iter();
@@ -305,14 +361,15 @@ pub(crate) fn prepare(
     };
 
     let (device, ip, ip_names) = {
-        let has_dev = any_value(batches, col::DEVICE_ID);
-        let has_ip = any_value(batches, col::IP_ADDRESS);
+        let batches = load(&[col::DEVICE_ID, col::IP_ADDRESS])?;
+        let has_dev = any_value(&batches, col::DEVICE_ID);
+        let has_ip = any_value(&batches, col::IP_ADDRESS);
         let mut cols = Vec::new();
         if has_dev {
-            cols.extend(strings(batches, col::DEVICE_ID));
+            cols.extend(strings(&batches, col::DEVICE_ID));
         }
         if has_ip {
-            cols.extend(strings(batches, col::IP_ADDRESS));
+            cols.extend(strings(&batches, col::IP_ADDRESS));
         }
         if cols.is_empty() {
             (None, None, Vec::new())
@@ -324,6 +381,65 @@ pub(crate) fn prepare(
             (d, i, got.names)
         }
     };
+    Ok(Codes {
+        entities,
+        sender,
+        receiver,
+        city,
+        region,
+        region_names,
+        location,
+        merchant,
+        receiver_name,
+        customers,
+        conductor,
+        device,
+        ip,
+        ip_names,
+    })
+}
+
+/// Reference-list category of each account-level entity (0: none).
+pub(crate) fn party_categories(entities: &[String], cfg: &FeatureConfig) -> Vec<u8> {
+    let mut party_cat = vec![0u8; entities.len()];
+    for (id, cat) in &cfg.party_categories {
+        if let Ok(e) = entities.binary_search(id) {
+            party_cat[e] = *cat as u8;
+        }
+    }
+    party_cat
+}
+
+/// Packs the batches into rows. A column is let go (unless in `keep`) once it has been read:
+/// the interned texts before the rows are allocated, the rest after.
+pub(crate) fn prepare(
+    batches: &mut [RecordBatch],
+    cfg: &FeatureConfig,
+    keep: &[&str],
+) -> Result<Txns> {
+    for b in batches.iter() {
+        for name in REQUIRED {
+            column(b, name)?;
+        }
+    }
+    release_all_but(batches, &[REQUIRED, READ, keep].concat());
+    crate::release_freed_memory();
+    let Codes {
+        entities,
+        sender,
+        receiver,
+        city,
+        region,
+        region_names,
+        location,
+        merchant,
+        receiver_name,
+        customers,
+        conductor,
+        device,
+        ip,
+        ip_names,
+    } = intern_codes(&|names| Ok(project(batches, names)))?;
 
     // Interned: only the codes are read from here on, except the texts `batch_rows` tests.
     let mut interned = vec![
@@ -346,7 +462,7 @@ pub(crate) fn prepare(
     crate::release_freed_memory();
 
     let mcc = MccTable::new(&cfg.mcc);
-    let n_entities = parties.names.len();
+    let n_entities = entities.len();
     let kind_of: Vec<AtomicU8> = (0..n_entities).map(|_| AtomicU8::new(0)).collect();
     let mut starts = Vec::with_capacity(batches.len());
     let mut total = 0usize;
@@ -384,19 +500,14 @@ pub(crate) fn prepare(
     let as_of = cfg
         .as_of
         .unwrap_or_else(|| rows.iter().map(|r| r.ts).max().unwrap_or(0));
-    let mut party_cat = vec![0u8; parties.names.len()];
-    for (id, cat) in &cfg.party_categories {
-        if let Ok(e) = parties.names.binary_search(id) {
-            party_cat[e] = *cat as u8;
-        }
-    }
+    let party_cat = party_categories(&entities, cfg);
     let kinds = kind_of
         .into_iter()
         .map(|k| EntityKind::from_u8(k.into_inner()))
         .collect();
     Ok(Txns {
         rows,
-        entities: parties.names,
+        entities,
         kinds,
         customers,
         conductor,
@@ -411,7 +522,7 @@ pub(crate) fn prepare(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn batch_rows(
+pub(crate) fn batch_rows(
     b: &RecordBatch,
     start: usize,
     cfg: &FeatureConfig,

@@ -7,7 +7,7 @@ use redflag_schema::columns as col;
 use redflag_schema::{CanonicalEnum, Channel, Text};
 
 use crate::intern::NONE;
-use crate::prepare::Txns;
+use crate::prepare::{Row, Txns};
 
 /// Channel families, the values of [`Profiles::channel_mix`].
 pub const CHANNEL_MIXES: [&str; 6] = ["cash", "card", "transfer", "p2p", "crypto", "other"];
@@ -71,17 +71,63 @@ impl Profiles {
 /// family (customers sum their accounts').
 pub(crate) fn accounts(t: &Txns, batches: &[RecordBatch]) -> (Profiles, Vec<[u32; 6]>) {
     let n = t.entities.len();
-    let family_of: Vec<usize> = Channel::ALL.iter().map(|c| family(*c)).collect();
     let located = !t.region_names.is_empty();
-    // One pass: the channel mix, and a majority vote (Boyer and Moore) over located sides.
     let mut mix = vec![[0u32; 6]; n];
+    let mut region = vec![Profiles::UNKNOWN; n];
+    tally(&t.rows, located, |_| true, &mut mix, &mut region);
+    let mut institutions = Institutions::new(n);
+    let mut offset = 0usize;
+    for b in batches {
+        institutions.add(b, |i| {
+            (t.rows[offset + i].sender, t.rows[offset + i].receiver)
+        });
+        offset += b.num_rows();
+    }
+    profiles(mix, region, institutions, &t.region_names)
+}
+
+/// Assembles the account profiles from [`tally`]'s and [`Institutions`]' results.
+pub(crate) fn profiles(
+    mix: Vec<[u32; 6]>,
+    region: Vec<u32>,
+    institutions: Institutions,
+    region_names: &[String],
+) -> (Profiles, Vec<[u32; 6]>) {
+    let (institution, institution_names) = institutions.finish();
+    let channel_mix = mix.iter().map(dominant).collect();
+    (
+        Profiles {
+            channel_mix,
+            region,
+            region_names: region_names.to_vec(),
+            institution,
+            institution_names,
+        },
+        mix,
+    )
+}
+
+/// Adds the channel mix of the entities `keep` admits, and sets their majority region, from
+/// `rows` in input order (an entity's result needs only its own rows, in order).
+pub(crate) fn tally(
+    rows: &[Row],
+    located: bool,
+    keep: impl Fn(u32) -> bool,
+    mix: &mut [[u32; 6]],
+    region: &mut [u32],
+) {
+    let n = mix.len();
+    let family_of: Vec<usize> = Channel::ALL.iter().map(|c| family(*c)).collect();
+    let sides = |r: &Row| {
+        [r.sender, r.receiver]
+            .into_iter()
+            .filter(|&e| e != NONE && keep(e))
+    };
+    // One pass: the channel mix, and a majority vote (Boyer and Moore) over located sides.
     let (mut cand, mut count) = (vec![NONE; n], vec![0u32; n]);
-    for r in &t.rows {
+    for r in rows {
         let f = family_of[r.channel as usize];
-        for e in [r.sender, r.receiver] {
-            if e == NONE {
-                continue;
-            }
+        for e in sides(r) {
             let e = e as usize;
             mix[e][f] += 1;
             if located && r.region != NONE {
@@ -97,18 +143,15 @@ pub(crate) fn accounts(t: &Txns, batches: &[RecordBatch]) -> (Profiles, Vec<[u32
         }
     }
     // A second pass keeps only true majorities.
-    let mut region = vec![Profiles::UNKNOWN; n];
     if located {
         let (mut hits, mut total) = (vec![0u32; n], vec![0u32; n]);
-        for r in t.rows.iter().filter(|r| r.region != NONE) {
-            for e in [r.sender, r.receiver] {
-                if e != NONE {
-                    total[e as usize] += 1;
-                    hits[e as usize] += u32::from(cand[e as usize] == r.region);
-                }
+        for r in rows.iter().filter(|r| r.region != NONE) {
+            for e in sides(r) {
+                total[e as usize] += 1;
+                hits[e as usize] += u32::from(cand[e as usize] == r.region);
             }
         }
-        for e in 0..n {
+        for e in (0..n).filter(|&e| keep(e as u32)) {
             region[e] = match total[e] {
                 0 => Profiles::UNKNOWN,
                 t if hits[e] * 2 > t => cand[e],
@@ -116,51 +159,62 @@ pub(crate) fn accounts(t: &Txns, batches: &[RecordBatch]) -> (Profiles, Vec<[u32
             };
         }
     }
+}
 
-    // An account belongs to one institution: the first one reported for it (as sender, its
-    // sender_institution; as receiver, its receiver_institution), read batch by batch so that
-    // only one text per entity is looked at.
-    let mut institution = vec![Profiles::UNKNOWN; n];
-    let mut first: Vec<Option<&str>> = vec![None; n];
-    let mut offset = 0usize;
-    for b in batches {
-        let cols = [col::SENDER_INSTITUTION, col::RECEIVER_INSTITUTION]
-            .map(|c| b.column_by_name(c).and_then(|a| Text::of(a.as_ref())));
-        if cols.iter().flatten().any(|a| a.null_count() < a.len()) {
-            for i in 0..b.num_rows() {
-                let r = &t.rows[offset + i];
-                for (e, a) in [(r.sender, cols[0]), (r.receiver, cols[1])] {
-                    if e == NONE || first[e as usize].is_some() {
-                        continue;
-                    }
-                    if let Some(a) = a.filter(|a| a.is_valid(i)) {
-                        first[e as usize] = Some(a.value(i));
-                    }
+/// An account belongs to one institution: the first one reported for it (as sender, its
+/// `sender_institution`; as receiver, its `receiver_institution`), read batch by batch so that
+/// only one text per entity is kept.
+pub(crate) struct Institutions {
+    first: Vec<Option<String>>,
+}
+
+impl Institutions {
+    pub fn new(n: usize) -> Self {
+        Institutions {
+            first: vec![None; n],
+        }
+    }
+
+    /// The batches' columns this reads.
+    pub const COLUMNS: [&'static str; 2] = [col::SENDER_INSTITUTION, col::RECEIVER_INSTITUTION];
+
+    /// Reads the next batch of the input, `parties(i)` giving the sender and receiver codes of
+    /// its row `i`.
+    pub fn add(&mut self, b: &RecordBatch, parties: impl Fn(usize) -> (u32, u32)) {
+        let cols = Self::COLUMNS.map(|c| b.column_by_name(c).and_then(|a| Text::of(a.as_ref())));
+        if !cols.iter().flatten().any(|a| a.null_count() < a.len()) {
+            return;
+        }
+        for i in 0..b.num_rows() {
+            let (s, r) = parties(i);
+            for (e, a) in [(s, cols[0]), (r, cols[1])] {
+                if e == NONE || self.first[e as usize].is_some() {
+                    continue;
+                }
+                if let Some(a) = a.filter(|a| a.is_valid(i)) {
+                    self.first[e as usize] = Some(a.value(i).to_owned());
                 }
             }
         }
-        offset += b.num_rows();
     }
-    let mut names: Vec<&str> = first.iter().flatten().copied().collect();
-    names.sort_unstable();
-    names.dedup();
-    for (e, w) in first.iter().enumerate() {
-        if let Some(w) = w {
-            institution[e] = names.binary_search(w).unwrap_or_default() as u32;
-        }
+
+    /// Each entity's institution code, and the institution names.
+    fn finish(self) -> (Vec<u32>, Vec<String>) {
+        let mut names: Vec<&str> = self.first.iter().flatten().map(String::as_str).collect();
+        names.sort_unstable();
+        names.dedup();
+        let institution = self
+            .first
+            .iter()
+            .map(|w| {
+                w.as_deref().map_or(Profiles::UNKNOWN, |w| {
+                    names.binary_search(&w).unwrap_or_default() as u32
+                })
+            })
+            .collect();
+        let names = names.into_iter().map(str::to_owned).collect();
+        (institution, names)
     }
-    let institution_names = names.into_iter().map(str::to_owned).collect();
-    let channel_mix = mix.iter().map(dominant).collect();
-    (
-        Profiles {
-            channel_mix,
-            region,
-            region_names: t.region_names.clone(),
-            institution,
-            institution_names,
-        },
-        mix,
-    )
 }
 
 fn dominant(counts: &[u32; 6]) -> u8 {

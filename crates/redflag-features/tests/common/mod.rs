@@ -245,3 +245,76 @@ pub fn noise(n: usize, as_of_hours: f64) -> Vec<Tx> {
 }
 
 pub const D: f64 = (DAY / HOUR) as f64;
+
+/// Transactions that fill every optional column a feature or profile reads.
+pub fn rich() -> Vec<Tx> {
+    let mut txs = noise(40, 30.0 * D);
+    for i in 0..12 {
+        let h = 29.0 * D - f64::from(i) * 5.0;
+        let acct = format!("acct-{}", i % 4);
+        txs.push(
+            Tx::new(&acct, "adsite", 40.0, Channel::CardNotPresent, h)
+                .with(col::MERCHANT_NAME, "Escort ads listing")
+                .with(col::MERCHANT_ID, &format!("m-{}", i % 2))
+                .with(col::GEO_CITY, "Houston")
+                .with(col::GEO_REGION, "TX")
+                .with(col::LOCATION_ID, &format!("loc-{}", i % 5))
+                .with(col::DEVICE_ID, "dev-shared")
+                .with(col::IP_ADDRESS, &format!("10.0.0.{}", i % 3))
+                .with(col::SENDER_CUSTOMER_ID, &format!("cust-{}", i % 3))
+                .with(col::SENDER_INSTITUTION, "BANKUS33")
+                .mcc(5999)
+                .offset(-360),
+        );
+        // A hotel stay (lodging MCC) paid to a merchant, one of them refused (status).
+        let stay = Tx::new(&acct, "hotel", 180.0, Channel::CardPresent, h - 4.0)
+            .mcc(7011)
+            .with(col::MERCHANT_ID, &format!("hotel-{}", i % 3))
+            .kinds(PartyKind::Account, PartyKind::Merchant);
+        txs.push(if i == 0 {
+            stay.status(Status::Declined)
+        } else {
+            stay
+        });
+        txs.push(
+            // Payroll by the originator's id (even i) or by the purpose code only (odd i).
+            Tx::wire(
+                ["employer", "employer-2"][i as usize % 2],
+                &acct,
+                900.0,
+                h - 2.0,
+            )
+            .with(col::PURPOSE_CODE, "SALA")
+            .with(col::RECEIVER_NAME, &format!("Worker {}", i % 4))
+            .with(col::RECEIVER_CUSTOMER_ID, &format!("cust-{}", i % 3))
+            .with(col::RECEIVER_INSTITUTION, "BANKUS33")
+            .kinds(PartyKind::External, PartyKind::Account),
+        );
+        txs.push(
+            Tx::new(&acct, "boss", 850.0, Channel::WireIntl, h - 1.0)
+                .with(col::RECEIVER_COUNTRY, "MX")
+                .with(col::CONDUCTOR_ID, "cust-9"),
+        );
+        txs.push(
+            Tx::new("CASH", &acct, 500.0, Channel::CashDeposit, h - 3.0).with(
+                col::GEO_CITY,
+                ["Houston", "Dallas", "Austin"][i as usize % 3],
+            ),
+        );
+    }
+    // Cash under the threshold at three branches of one city within a day (location).
+    for k in 0..3 {
+        txs.push(
+            Tx::new(
+                "CASH",
+                "acct-9",
+                4000.0,
+                Channel::CashDeposit,
+                28.0 * D + f64::from(k),
+            )
+            .with(col::GEO_CITY, "Houston")
+            .with(col::LOCATION_ID, &format!("branch-{k}")),
+        );
+    }
+    txs
+}

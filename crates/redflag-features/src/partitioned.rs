@@ -1,0 +1,374 @@
+//! The feature pass in entity partitions, over a table read in passes: the memory it holds is
+//! one partition's transactions plus the per-entity results, not every transaction at once.
+//!
+//! Every account-level entity's features need only its own transactions (its "legs"), in
+//! input order: the kernel is a `GROUP BY entity` in disguise. So the entities are cut into
+//! `partitions` ranges of their codes, and for each range the pass packs only the rows that
+//! touch it (a row whose sender and receiver fall in different ranges is packed in both) and
+//! runs the kernel on those entities. A row keeps its input position (`global`), so the side
+//! columns, the graph's edges and the ledger still name rows of the whole table. Customers are
+//! done the same way over customer codes. The graph pass then runs once over every entity's
+//! capped 30-day edges, and the shared-identifier pass and the ledger over the rows of the 30
+//! days up to `as_of`. The features are identical to [`compute`](crate::compute)'s whatever the
+//! number of partitions: each entity sees the same rows in the same order.
+
+use std::ops::Range;
+use std::sync::atomic::AtomicU8;
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::TimestampMicrosecondType;
+use rayon::prelude::*;
+use redflag_schema::columns as col;
+
+use crate::config::{DAY, MccTable};
+use crate::entity::Ctx;
+use crate::graph::{self, Holders};
+use crate::index::{self, Legs};
+use crate::intern::NONE;
+use crate::prepare::{self, Codes, Customers, Row, Txns};
+use crate::profile::{self, Institutions, Profiles};
+use crate::{
+    EntityFeatures, EntityKind, Error, FeatureConfig, Kernel, Ledger, Result, Rows, Timings,
+    holder_of_account, run_kernel, strongest_of_accounts, sweep_sources, table,
+};
+
+/// A transactions table that [`compute_partitioned`] reads in passes, for example from a spill
+/// file, so that it is never held whole.
+pub trait BatchSource: Sync {
+    /// Every batch of the table, in order, with (at least) those of `columns` it has. The
+    /// pass calls this for a few text columns at a time (interning).
+    fn load(&self, columns: &[&str]) -> Result<Vec<RecordBatch>>;
+
+    /// Hands every batch of the table to `each`, in order, in rounds of consecutive batches
+    /// (each round is worked on in parallel), each batch with (at least) those of `columns`
+    /// it has.
+    fn scan(
+        &self,
+        columns: &[&str],
+        each: &mut dyn FnMut(Vec<RecordBatch>) -> Result<()>,
+    ) -> Result<()>;
+}
+
+/// Batches per round of an in-memory [`BatchSource`].
+const ROUND: usize = 16;
+
+/// The batches in memory (for tests and for callers that hold the table anyway).
+impl BatchSource for Vec<RecordBatch> {
+    fn load(&self, columns: &[&str]) -> Result<Vec<RecordBatch>> {
+        Ok(prepare::project(self, columns))
+    }
+
+    fn scan(
+        &self,
+        columns: &[&str],
+        each: &mut dyn FnMut(Vec<RecordBatch>) -> Result<()>,
+    ) -> Result<()> {
+        for round in self.chunks(ROUND) {
+            each(prepare::project(round, columns))?;
+        }
+        Ok(())
+    }
+}
+
+/// [`compute`](crate::compute) in `partitions` ranges of entities, reading `source` in passes:
+/// the same table, whatever `partitions` is, with the [`Ledger`] already cut to the 30 days up
+/// to `as_of` (as [`Ledger::keep_between`] would leave it).
+///
+/// It reads the table about `2 × partitions + 4` times (interning, each partition of accounts
+/// and of customers, institutions, the 30-day window) and holds, besides the per-entity
+/// results, the interned codes (4 bytes a transaction per interned column) and about
+/// `2 / partitions` of the packed rows (48 bytes each) at a time.
+pub fn compute_partitioned(
+    source: &dyn BatchSource,
+    partitions: usize,
+    cfg: &FeatureConfig,
+) -> Result<EntityFeatures> {
+    let partitions = partitions.max(1);
+    let mut timings = Timings::default();
+    let clock = Instant::now();
+    // Where each batch starts, and the latest time (the default `as_of`).
+    let mut starts = Vec::new();
+    let mut total = 0usize;
+    let mut latest: Option<i64> = None;
+    source.scan(prepare::REQUIRED, &mut |round| {
+        for b in round {
+            for name in prepare::REQUIRED {
+                prepare::column(&b, name)?;
+            }
+            let ts = prepare::column(&b, col::TS)?
+                .as_any()
+                .downcast_ref::<arrow::array::PrimitiveArray<TimestampMicrosecondType>>()
+                .ok_or(Error::ColumnType(col::TS, "timestamp(us, UTC)"))?;
+            if let Some(m) = arrow::compute::max(ts) {
+                latest = Some(latest.map_or(m, |l| l.max(m)));
+            }
+            starts.push(total);
+            total += b.num_rows();
+        }
+        Ok(())
+    })?;
+    if total >= 1 << 31 {
+        return Err(Error::Source(format!(
+            "{total} transactions in one pass; the feature pass takes fewer than 2^31"
+        )));
+    }
+    let as_of = cfg.as_of.unwrap_or(latest.unwrap_or(0));
+    let codes = prepare::intern_codes(&|names| source.load(names))?;
+    let n = codes.entities.len();
+    let pass = Pass {
+        source,
+        cfg,
+        starts: &starts,
+        codes: &codes,
+        mcc: MccTable::new(&cfg.mcc),
+        kind_of: (0..n).map(|_| AtomicU8::new(0)).collect(),
+        party_cat: prepare::party_categories(&codes.entities, cfg),
+        as_of,
+    };
+    timings.prepare = clock.elapsed().as_secs_f64();
+
+    // Accounts, one range of codes at a time.
+    let clock = Instant::now();
+    let mut features: Rows = Vec::with_capacity(n);
+    let mut activity = Vec::with_capacity(n);
+    let mut sweeps = Vec::new();
+    let mut nodes = Vec::with_capacity(n);
+    let mut mix = vec![[0u32; 6]; n];
+    let mut region = vec![Profiles::UNKNOWN; n];
+    let located = !codes.region_names.is_empty();
+    for p in 0..partitions {
+        let range = part(n, partitions, p);
+        let inside = |e: u32| e != NONE && range.contains(&(e as usize));
+        let (t, global) = pass.txns(&|r, _| inside(r.sender) || inside(r.receiver))?;
+        let k = pass.kernel(
+            &t,
+            n,
+            range.clone(),
+            true,
+            |r, _| (r.sender, r.receiver),
+            &inside,
+        );
+        let Kernel {
+            features: f,
+            activity: a,
+            sweeps: s,
+            nodes: mut g,
+        } = k;
+        // Edges name rows of the whole table.
+        for node in &mut g {
+            for e in &mut node.out {
+                e.row = global[e.row as usize];
+            }
+        }
+        features.extend(f);
+        activity.extend(a);
+        sweeps.extend(s);
+        nodes.extend(g);
+        profile::tally(&t.rows, located, inside, &mut mix, &mut region);
+    }
+    sweep_sources(&mut features, sweeps);
+    timings.entity = clock.elapsed().as_secs_f64();
+
+    let clock = Instant::now();
+    let holders = codes.customers.as_ref().map(|c| Holders {
+        sender: &c.sender,
+        receiver: &c.receiver,
+    });
+    graph::graph_pass(nodes, &mut features, holders.as_ref(), cfg);
+    let mut institutions = Institutions::new(n);
+    let mut next = 0usize;
+    source.scan(&Institutions::COLUMNS, &mut |round| {
+        for b in round {
+            let start = starts[next];
+            institutions.add(&b, |i| (codes.sender[start + i], codes.receiver[start + i]));
+            next += 1;
+        }
+        Ok(())
+    })?;
+    let (mut profiles, mix) = profile::profiles(mix, region, institutions, &codes.region_names);
+    let (holder_of_account, n_holders) = match &codes.customers {
+        Some(c) => (
+            holder_of_account(n, c, |i| (codes.sender[i], codes.receiver[i])),
+            c.names.len(),
+        ),
+        None => ((0..n as u32).collect(), n),
+    };
+    // The shared-identifier pass and the ledger read the 30 days up to `as_of` only.
+    let from = as_of - 30 * DAY;
+    let (mut window, window_rows) = pass.txns(&|r, _| r.ts > from && r.ts <= as_of)?;
+    window.ip_names.clone_from(&codes.ip_names);
+    graph::identifiers(&window, &mut features, &holder_of_account, n_holders, cfg);
+    timings.graph = clock.elapsed().as_secs_f64();
+
+    let clock = Instant::now();
+    let mut ids: Vec<&str> = codes.entities.iter().map(String::as_str).collect();
+    let mut kinds: Vec<EntityKind> = pass
+        .kind_of
+        .iter()
+        .map(|k| EntityKind::from_u8(k.load(std::sync::atomic::Ordering::Relaxed)))
+        .collect();
+    if let Some(c) = &codes.customers {
+        let m = c.names.len();
+        let mut cf: Rows = Vec::with_capacity(m);
+        for q in 0..partitions {
+            let range = part(m, partitions, q);
+            let inside = |h: u32| h != NONE && range.contains(&(h as usize));
+            let holder = |g: usize| (c.sender[g], c.receiver[g]);
+            let (t, _) = pass.txns(&|_, g| {
+                let (s, r) = holder(g);
+                inside(s) || inside(r)
+            })?;
+            let sides = |_: &Row, i: usize| {
+                let c = t.customers.as_ref().expect("customers subset");
+                (c.sender[i], c.receiver[i])
+            };
+            let k = pass.kernel(&t, m, range.clone(), false, sides, &inside);
+            cf.extend(k.features);
+            activity.extend(k.activity);
+        }
+        strongest_of_accounts(&features, &mut cf, &holder_of_account);
+        features.extend(cf);
+        profile::add_customers(&mut profiles, &mix, &holder_of_account, m);
+        ids.extend(c.names.iter().map(String::as_str));
+        kinds.extend(std::iter::repeat_n(EntityKind::Customer, m));
+    }
+    let batch = table(&ids, &kinds, &activity, &mut features)?;
+    let Txns {
+        rows, customers, ..
+    } = window;
+    let ledger = Ledger::windowed(
+        rows,
+        customers.map(|c| (c.sender, c.receiver)),
+        n,
+        &starts,
+        &window_rows,
+    );
+    timings.finish = clock.elapsed().as_secs_f64();
+    Ok(EntityFeatures {
+        batch,
+        as_of,
+        timings,
+        profiles,
+        ledger,
+    })
+}
+
+/// Range `p` of `parts` near-equal ranges of `0..n`.
+fn part(n: usize, parts: usize, p: usize) -> Range<usize> {
+    p * n / parts..(p + 1) * n / parts
+}
+
+/// What every pass over the table shares.
+struct Pass<'a> {
+    source: &'a dyn BatchSource,
+    cfg: &'a FeatureConfig,
+    starts: &'a [usize],
+    codes: &'a Codes,
+    mcc: MccTable,
+    /// Entity kinds, raised as rows are packed (every pass packs every row, so they are
+    /// complete after the first).
+    kind_of: Vec<AtomicU8>,
+    party_cat: Vec<u8>,
+    as_of: i64,
+}
+
+impl Pass<'_> {
+    /// The rows `keep(row, input row)` admits, packed, in input order, as a [`Txns`] whose
+    /// per-row columns are cut alike (entity names are left empty: the kernels do not read
+    /// them), and the input row of each.
+    fn txns(&self, keep: &(dyn Fn(&Row, usize) -> bool + Sync)) -> Result<(Txns, Vec<u32>)> {
+        let c = self.codes;
+        let mut rows = Vec::new();
+        let mut global: Vec<u32> = Vec::new();
+        let mut next = 0usize;
+        self.source
+            .scan(&prepare::pack_columns(self.cfg), &mut |round| {
+                let firsts = &self.starts[next..next + round.len()];
+                let parts: Vec<(Vec<Row>, Vec<u32>)> = round
+                    .par_iter()
+                    .zip(firsts)
+                    .map(|(b, &start)| {
+                        let mut packed = vec![Row::default(); b.num_rows()];
+                        prepare::batch_rows(
+                            b,
+                            start,
+                            self.cfg,
+                            &self.mcc,
+                            &c.sender,
+                            &c.receiver,
+                            [&c.city, &c.region, &c.location, &c.merchant],
+                            &self.kind_of,
+                            &mut packed,
+                        )?;
+                        let mut kept = (Vec::new(), Vec::new());
+                        for (i, r) in packed.into_iter().enumerate() {
+                            if keep(&r, start + i) {
+                                kept.0.push(r);
+                                kept.1.push((start + i) as u32);
+                            }
+                        }
+                        Ok(kept)
+                    })
+                    .collect::<Result<_>>()?;
+                next += round.len();
+                for (r, g) in parts {
+                    rows.extend(r);
+                    global.extend(g);
+                }
+                Ok(())
+            })?;
+        let cut = |v: &Option<Vec<u32>>| {
+            v.as_ref()
+                .map(|v| global.iter().map(|&g| v[g as usize]).collect())
+        };
+        let pick = |v: &[u32]| global.iter().map(|&g| v[g as usize]).collect();
+        let t = Txns {
+            rows,
+            entities: Vec::new(),
+            kinds: Vec::new(),
+            customers: c.customers.as_ref().map(|cu| Customers {
+                names: Vec::new(),
+                sender: pick(&cu.sender),
+                receiver: pick(&cu.receiver),
+            }),
+            conductor: cut(&c.conductor),
+            receiver_name: cut(&c.receiver_name),
+            device: cut(&c.device),
+            ip: cut(&c.ip),
+            ip_names: Vec::new(),
+            party_cat: self.party_cat.clone(),
+            region_names: Vec::new(),
+            as_of: self.as_of,
+        };
+        Ok((t, global))
+    }
+
+    /// The kernel over the entities `entities` (of `n` in their code space) whose rows `t`
+    /// holds; `sides(row, i)` gives row `i`'s two entity codes, of which only those `inside`
+    /// admits get a leg.
+    fn kernel(
+        &self,
+        t: &Txns,
+        n: usize,
+        entities: Range<usize>,
+        graph: bool,
+        sides: impl Fn(&Row, usize) -> (u32, u32) + Sync,
+        inside: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Kernel {
+        let order = index::time_order(&t.rows);
+        let only = |e: u32| if inside(e) { e } else { NONE };
+        let legs = Legs::build(&t.rows, order.as_deref(), n, |i| {
+            let (s, r) = sides(&t.rows[i], i);
+            (only(s), only(r))
+        });
+        let cust = t.customers.as_ref();
+        let cx = Ctx {
+            t,
+            cfg: self.cfg,
+            sender_customer: cust.map(|c| c.sender.as_slice()),
+            receiver_customer: cust.map(|c| c.receiver.as_slice()),
+        };
+        run_kernel(&cx, &legs, entities, graph)
+    }
+}
