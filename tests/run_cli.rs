@@ -365,3 +365,45 @@ fn cluster_needs_the_distributed_feature_and_says_so() {
     );
     assert!(!dir.path().join("rejected.csv").exists(), "nothing written");
 }
+
+/// `--memory-limit` takes a size with a unit, spills and partitions the run (manifest.json says
+/// how), and changes no output; a size it cannot read is refused before anything is read.
+#[test]
+fn a_memory_limit_changes_no_output_and_a_bad_size_is_refused() {
+    let a = tempfile::tempdir().expect("tempdir");
+    let b = tempfile::tempdir().expect("tempdir");
+    let args = sample_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(run(a.path(), &args).status.success());
+    let mut limited = args.clone();
+    limited.extend(["--memory-limit", "256KiB"]);
+    let out = run(b.path(), &limited);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["alerts.jsonl", "alerts.csv", "scores.csv", "rejected.csv"] {
+        let x = std::fs::read(a.path().join(f)).expect("a");
+        let y = std::fs::read(b.path().join(f)).expect("b");
+        assert!(x == y, "{f} differs under --memory-limit 256KiB");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.path().join("manifest.json")).expect("manifest"))
+            .expect("json");
+    assert_eq!(manifest["config"]["memory_limit"], "262144");
+    let partitions: usize = manifest["config"]["partitions"]
+        .as_str()
+        .and_then(|p| p.parse().ok())
+        .expect("partitions");
+    assert!(partitions > 1, "{partitions}");
+
+    let c = tempfile::tempdir().expect("tempdir");
+    let mut bad = args.clone();
+    bad.extend(["--memory-limit", "6XB"]);
+    let out = run(c.path(), &bad);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("6XB") && err.contains("unit"), "{err}");
+    assert!(!c.path().join("rejected.csv").exists(), "nothing written");
+}

@@ -49,6 +49,12 @@ fn engine(args: &RunArgs) -> Result<Engine> {
     if let Some(d) = &args.cluster_staging {
         engine = engine.cluster_staging(d);
     }
+    if let Some(bytes) = args.memory_limit {
+        engine = engine.memory_limit(bytes);
+    }
+    if let Some(d) = &args.spill_dir {
+        engine = engine.spill_dir(d);
+    }
     Ok(engine)
 }
 

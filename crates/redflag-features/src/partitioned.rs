@@ -37,12 +37,13 @@ use crate::{
 /// file, so that it is never held whole.
 pub trait BatchSource: Sync {
     /// Every batch of the table, in order, with (at least) those of `columns` it has. The
-    /// pass calls this for a few text columns at a time (interning).
+    /// pass calls this for a few text columns at a time (interning). When the table has none
+    /// of `columns`, a source may return no batches at all instead of empty ones.
     fn load(&self, columns: &[&str]) -> Result<Vec<RecordBatch>>;
 
     /// Hands every batch of the table to `each`, in order, in rounds of consecutive batches
     /// (each round is worked on in parallel), each batch with (at least) those of `columns`
-    /// it has.
+    /// it has. When the table has none of `columns`, a source may hand nothing.
     fn scan(
         &self,
         columns: &[&str],

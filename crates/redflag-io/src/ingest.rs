@@ -159,6 +159,32 @@ pub fn ingest_files(
     opts: &IngestOptions,
     sink: &mut dyn RejectSink,
 ) -> Result<Ingested> {
+    ingest_into(files, opts, sink, None)
+}
+
+/// What takes each accepted batch, in input order, instead of [`Ingested::batches`]: the
+/// run's schema (every batch has it) and the batch.
+pub type AcceptSink<'a> = &'a mut dyn FnMut(&SchemaRef, RecordBatch) -> Result<()>;
+
+/// [`ingest`], handing every accepted batch to `accept` as soon as it is accepted, in input
+/// order, so that the accepted table is never held whole ([`Ingested::batches`] comes back
+/// empty). A run that spills its table to disk reads through this.
+pub fn ingest_streaming<S: AsRef<str>>(
+    inputs: &[S],
+    opts: &IngestOptions,
+    rejects: &mut dyn RejectSink,
+    accept: AcceptSink<'_>,
+) -> Result<Ingested> {
+    let files = expand_inputs(inputs)?;
+    ingest_into(&files, opts, rejects, Some(accept))
+}
+
+fn ingest_into<'s>(
+    files: &[(PathBuf, Format)],
+    opts: &IngestOptions,
+    sink: &'s mut dyn RejectSink,
+    accept: Option<AcceptSink<'s>>,
+) -> Result<Ingested> {
     let profile = &opts.profile;
     let decimal = profile.decimal_byte(&profile.name)?;
     let prepared: Vec<Prepared> = files.iter().map(|(p, f)| prepare(p, *f, profile)).collect();
@@ -174,6 +200,8 @@ pub fn ingest_files(
         dedup: Dedup::default(),
         batches: Vec::new(),
         keep: opts.keep_accepted,
+        schema: schema.clone(),
+        accept,
         sink,
         hasher: hashbrown::DefaultHashBuilder::default(),
     };
@@ -214,6 +242,8 @@ struct State<'s> {
     dedup: Dedup,
     batches: Vec<RecordBatch>,
     keep: bool,
+    schema: SchemaRef,
+    accept: Option<AcceptSink<'s>>,
     sink: &'s mut dyn RejectSink,
     hasher: hashbrown::DefaultHashBuilder,
 }
@@ -420,7 +450,10 @@ impl State<'_> {
             }
             fr.accepted += batch.num_rows() as u64;
             if self.keep && batch.num_rows() > 0 {
-                self.batches.push(batch);
+                match &mut self.accept {
+                    Some(accept) => accept(&self.schema, batch)?,
+                    None => self.batches.push(batch),
+                }
             }
         }
         Ok(())

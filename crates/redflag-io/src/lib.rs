@@ -45,7 +45,9 @@ mod table;
 pub use atomic::{AtomicFile, write_atomic};
 pub use error::{Error, Result};
 pub use fx::RateTable;
-pub use ingest::{IngestOptions, Ingested, OnFileError, ingest, ingest_files};
+pub use ingest::{
+    AcceptSink, IngestOptions, Ingested, OnFileError, ingest, ingest_files, ingest_streaming,
+};
 pub use mapping::{BUILTIN_PROFILES, DateTimeColumns, Generate, IdGenerator, MappingProfile};
 pub use parse::{TimestampParser, ValueError, Zone};
 pub use reject::{

@@ -1,6 +1,5 @@
 //! The run: ingest, features, rules, isolation forest, scoring, ranking, cases.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
@@ -11,10 +10,12 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, UInt32Type};
 use ndarray::Array2;
 use rayon::prelude::*;
+use redflag_features::BatchSource;
 use redflag_features::{CATALOG, DAY, FeatureConfig, Ledger};
 use redflag_iforest::{IsolationForest, IsolationForestParams};
 use redflag_io::{
-    DiscardRejects, IngestOptions, IngestReport, MappingProfile, RateTable, RejectCsvWriter, ingest,
+    DiscardRejects, IngestOptions, IngestReport, Ingested, MappingProfile, RateTable,
+    RejectCsvWriter, ingest, ingest_streaming,
 };
 use redflag_rules::{Reference, RuleEngine, RulePack, Severity};
 use redflag_schema::columns as col;
@@ -23,6 +24,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::alert::{ALERT_FORMAT_VERSION, Alert, Reason, ReasonValue, TopFeature, Versions};
+use crate::spill::{Spill, SpillFile};
 use crate::{Error, Result};
 
 /// Weight of a fired rule's severity in the rule score.
@@ -156,6 +158,8 @@ pub struct Engine {
     pub(crate) key: Option<crate::privacy::Key>,
     cluster: Option<String>,
     cluster_staging: Option<PathBuf>,
+    memory_limit: Option<u64>,
+    spill_dir: Option<PathBuf>,
 }
 
 /// One scored entity (`scores.csv`).
@@ -297,6 +301,8 @@ impl Engine {
             key: None,
             cluster: None,
             cluster_staging: None,
+            memory_limit: None,
+            spill_dir: None,
         }
     }
 
@@ -413,6 +419,28 @@ impl Engine {
         self
     }
 
+    /// Runs within about `bytes` of memory for the data that grows with the number of
+    /// transactions: ingest spills each accepted batch to disk as soon as it is accepted (see
+    /// [`Engine::spill_dir`]) instead of holding the table, and the feature pass runs over that
+    /// file one range of entities at a time ([`redflag_features::compute_partitioned`]), with
+    /// as many ranges as the limit needs. Outputs are byte-identical to a run without a limit.
+    /// The cost is a disk write of the accepted table (about its Arrow size, 90 bytes a
+    /// transaction for a plain payments file) and a read of it per pass. The per-entity tables
+    /// (about 1 KB an entity), the 30-day ledger and the model come on top of the limit; the
+    /// manifest records the limit and the number of ranges as `config.memory_limit` and
+    /// `config.partitions`.
+    pub fn memory_limit(mut self, bytes: u64) -> Engine {
+        self.memory_limit = Some(bytes);
+        self
+    }
+    /// Where a run under [`Engine::memory_limit`] spills the accepted transactions. Default:
+    /// the output directory, else the system's temporary directory. Each run spills into its
+    /// own `.redflag-spill-*` directory there and removes it when the run ends.
+    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Engine {
+        self.spill_dir = Some(dir.into());
+        self
+    }
+
     /// Connects to the cluster this builder names, if any.
     #[cfg(feature = "distributed")]
     fn connect(&self) -> Result<Option<crate::cluster::Cluster>> {
@@ -455,6 +483,14 @@ impl Engine {
     /// Reads and validates the inputs (streaming rejected records to `rejected.csv` when there
     /// is an output directory).
     pub fn ingest(&self) -> Result<redflag_io::Ingested> {
+        self.ingest_into(None)
+    }
+
+    /// [`Engine::ingest`], handing the accepted batches to `accept` when given.
+    fn ingest_into(
+        &self,
+        mut accept: Option<redflag_io::AcceptSink<'_>>,
+    ) -> Result<redflag_io::Ingested> {
         let profile = MappingProfile::resolve(&self.mapping)?;
         let rates = match &self.rates {
             Some(p) => RateTable::from_file(p, &self.base_currency)?,
@@ -467,11 +503,17 @@ impl Engine {
                     .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
                 let mut sink = RejectCsvWriter::create(&dir.join("rejected.csv"))?
                     .withhold_records(self.key.is_some());
-                let got = ingest(&self.inputs, &opts, &mut sink)?;
+                let got = match accept.take() {
+                    Some(a) => ingest_streaming(&self.inputs, &opts, &mut sink, a)?,
+                    None => ingest(&self.inputs, &opts, &mut sink)?,
+                };
                 sink.finish()?;
                 got
             }
-            None => ingest(&self.inputs, &opts, &mut DiscardRejects)?,
+            None => match accept.take() {
+                Some(a) => ingest_streaming(&self.inputs, &opts, &mut DiscardRejects, a)?,
+                None => ingest(&self.inputs, &opts, &mut DiscardRejects)?,
+            },
         };
         if let Some(f) = ingested.report.failed_files().next() {
             return Err(Error::Config(
@@ -529,9 +571,19 @@ impl Engine {
         // Ingest.
         let clock = Instant::now();
         self.stage(Stage::Ingest);
-        let ingested = match given {
-            Some(given) => Cow::Borrowed(given),
-            None => Cow::Owned(self.ingest()?),
+        let ingested = match (given, self.memory_limit) {
+            (Some(given), _) => Accepted::Given(given),
+            (None, None) => Accepted::Owned(self.ingest()?),
+            (None, Some(_)) => {
+                let parent = match (&self.spill_dir, &self.out_dir) {
+                    (Some(d), _) | (None, Some(d)) => d.clone(),
+                    (None, None) => std::env::temp_dir(),
+                };
+                let mut spill = Spill::create(&parent)?;
+                let got =
+                    self.ingest_into(Some(&mut |schema, batch| spill.accept(schema, batch)))?;
+                Accepted::Spilled(spill.finish()?, got.report)
+            }
         };
         timings.ingest = clock.elapsed().as_secs_f64();
 
@@ -541,22 +593,57 @@ impl Engine {
         // pass, which lets each go once read.
         let clock = Instant::now();
         self.stage(Stage::Features);
-        let (as_of, window_ids) = {
-            let batches = match &ingested {
-                Cow::Borrowed(given) => &given.batches[..],
-                Cow::Owned(owned) => &owned.batches[..],
-            };
-            let as_of = cfg.as_of.unwrap_or_else(|| latest(batches));
-            (as_of, ids_between(batches, as_of - 30 * DAY, as_of)?)
+        let (as_of, window_ids) = match &ingested {
+            Accepted::Given(Ingested { batches, .. })
+            | Accepted::Owned(Ingested { batches, .. }) => {
+                let as_of = cfg.as_of.unwrap_or_else(|| latest(batches));
+                (as_of, ids_between(batches, as_of - 30 * DAY, as_of)?)
+            }
+            Accepted::Spilled(file, _) => {
+                let as_of = match cfg.as_of {
+                    Some(t) => t,
+                    None => {
+                        let mut as_of = 0;
+                        file.scan(&[col::TS], &mut |round| {
+                            as_of = as_of.max(latest(&round));
+                            Ok(())
+                        })?;
+                        as_of
+                    }
+                };
+                let mut ids = Vec::new();
+                let mut failed = None;
+                file.scan(&[col::TXN_ID, col::TS], &mut |round| {
+                    match ids_between(&round, as_of - 30 * DAY, as_of) {
+                        Ok(got) => ids.extend(got),
+                        Err(e) => failed = Some(e),
+                    }
+                    Ok(())
+                })?;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                (as_of, ids)
+            }
         };
         // The feature pass ends its windows where the evidence window ends.
         cfg.as_of = Some(as_of);
+        let mut partitions = None;
         let (mut features, report) = match ingested {
-            Cow::Borrowed(given) => (
+            Accepted::Given(given) => (
                 redflag_features::compute(&given.batches, &cfg)?,
                 given.report.clone(),
             ),
-            Cow::Owned(mut owned) => {
+            Accepted::Spilled(file, report) => {
+                let limit = self.memory_limit.unwrap_or(u64::MAX);
+                let p = partitions_for(file.rows(), limit);
+                partitions = Some(p);
+                (
+                    redflag_features::compute_partitioned(&file, p, &cfg)?,
+                    report,
+                )
+            }
+            Accepted::Owned(mut owned) => {
                 for b in &mut owned.batches {
                     if let Ok(i) = b.schema_ref().index_of(col::TXN_ID) {
                         b.remove_column(i);
@@ -912,6 +999,10 @@ impl Engine {
         if let Some(url) = &self.cluster {
             config.insert("cluster".to_owned(), url.clone());
         }
+        if let (Some(limit), Some(p)) = (self.memory_limit, partitions) {
+            config.insert("memory_limit".to_owned(), limit.to_string());
+            config.insert("partitions".to_owned(), p.to_string());
+        }
         if let Some(on) = scored_on {
             config.insert("cluster_forest".to_owned(), on.to_owned());
         }
@@ -1007,6 +1098,30 @@ pub(crate) fn file_entry(path: &Path) -> Result<crate::engine::ManifestInput> {
         size,
         sha256: crate::privacy::hex(&h.finalize()),
     })
+}
+
+/// Where the accepted transactions are while the features are computed.
+enum Accepted<'a> {
+    /// Handed to [`Engine::run_on`].
+    Given(&'a Ingested),
+    /// Read by this run, in memory.
+    Owned(Ingested),
+    /// Read by this run under a memory limit, on disk.
+    Spilled(SpillFile, redflag_io::IngestReport),
+}
+
+/// Bytes a partition of the feature pass holds per transaction of the input: a transaction
+/// touches two entities, so about 2 / partitions of them are packed per partition, each as a
+/// 48-byte row, its 4-byte input position, an 8-byte leg and a 4-byte time-order slot.
+const PARTITION_BYTES_PER_TRANSACTION: u64 = 2 * (48 + 4 + 8 + 4);
+
+/// Ranges of entities a feature pass over `rows` transactions needs to keep a partition within
+/// a third of `limit` (the rest is for the interned codes, the per-entity tables and the
+/// 30-day ledger).
+fn partitions_for(rows: usize, limit: u64) -> usize {
+    let need = rows as u64 * PARTITION_BYTES_PER_TRANSACTION;
+    let per_part = (limit / 3).max(1);
+    need.div_ceil(per_part).clamp(1, 256) as usize
 }
 
 /// The latest transaction time of the batches (0 when there is none): the default `as_of`.

@@ -38,6 +38,7 @@ pub mod inject;
 mod output;
 pub mod privacy;
 pub mod report;
+mod spill;
 pub mod tune;
 
 pub use alert::{ALERT_FORMAT_VERSION, Alert, Reason, ReasonValue, TopFeature, Versions};
