@@ -92,6 +92,8 @@ pub fn compute_partitioned(
     let mut starts = Vec::new();
     let mut total = 0usize;
     let mut latest: Option<i64> = None;
+    let mut times = Vec::new();
+    let mut known = 0usize;
     source.scan(prepare::REQUIRED, &mut |round| {
         for b in round {
             for name in prepare::REQUIRED {
@@ -104,6 +106,14 @@ pub fn compute_partitioned(
             if let Some(m) = arrow::compute::max(ts) {
                 latest = Some(latest.map_or(m, |l| l.max(m)));
             }
+            // With `as_of` given, the window is counted now; else once it is known.
+            match cfg.as_of {
+                Some(to) => {
+                    let from = to - 30 * DAY;
+                    known += ts.values().iter().filter(|&&t| t > from && t <= to).count();
+                }
+                None => times.push(ts.clone()),
+            }
             starts.push(total);
             total += b.num_rows();
         }
@@ -115,7 +125,18 @@ pub fn compute_partitioned(
         )));
     }
     let as_of = cfg.as_of.unwrap_or(latest.unwrap_or(0));
-    let codes = prepare::intern_codes(&|names| source.load(names))?;
+    // Transactions in the 30 days up to `as_of` (the window pass sizes its vectors by it).
+    let in_window = {
+        let from = as_of - 30 * DAY;
+        let count = times
+            .iter()
+            .flat_map(|t| t.values().iter())
+            .filter(|&&t| t > from && t <= as_of)
+            .count();
+        drop(times);
+        known + count
+    };
+    let codes = prepare::intern_codes(&|names| source.load(names), true)?;
     let n = codes.entities.len();
     let pass = Pass {
         source,
@@ -141,7 +162,9 @@ pub fn compute_partitioned(
     for p in 0..partitions {
         let range = part(n, partitions, p);
         let inside = |e: u32| e != NONE && range.contains(&(e as usize));
-        let (t, global) = pass.txns(&|r, _| inside(r.sender) || inside(r.receiver))?;
+        let touches = |g: usize| inside(codes.sender[g]) || inside(codes.receiver[g]);
+        let expected = (0..total).into_par_iter().filter(|&g| touches(g)).count();
+        let (t, global) = pass.txns(&touches, &|_| true, expected)?;
         let k = pass.kernel(
             &t,
             n,
@@ -197,7 +220,8 @@ pub fn compute_partitioned(
     };
     // The shared-identifier pass and the ledger read the 30 days up to `as_of` only.
     let from = as_of - 30 * DAY;
-    let (mut window, window_rows) = pass.txns(&|r, _| r.ts > from && r.ts <= as_of)?;
+    let (mut window, window_rows) =
+        pass.txns(&|_| true, &|r| r.ts > from && r.ts <= as_of, in_window)?;
     window.ip_names.clone_from(&codes.ip_names);
     graph::identifiers(&window, &mut features, &holder_of_account, n_holders, cfg);
     timings.graph = clock.elapsed().as_secs_f64();
@@ -215,11 +239,9 @@ pub fn compute_partitioned(
         for q in 0..partitions {
             let range = part(m, partitions, q);
             let inside = |h: u32| h != NONE && range.contains(&(h as usize));
-            let holder = |g: usize| (c.sender[g], c.receiver[g]);
-            let (t, _) = pass.txns(&|_, g| {
-                let (s, r) = holder(g);
-                inside(s) || inside(r)
-            })?;
+            let touches = |g: usize| inside(c.sender[g]) || inside(c.receiver[g]);
+            let expected = (0..total).into_par_iter().filter(|&g| touches(g)).count();
+            let (t, _) = pass.txns(&touches, &|_| true, expected)?;
             let sides = |_: &Row, i: usize| {
                 let c = t.customers.as_ref().expect("customers subset");
                 (c.sender[i], c.receiver[i])
@@ -275,13 +297,19 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
-    /// The rows `keep(row, input row)` admits, packed, in input order, as a [`Txns`] whose
-    /// per-row columns are cut alike (entity names are left empty: the kernels do not read
-    /// them), and the input row of each.
-    fn txns(&self, keep: &(dyn Fn(&Row, usize) -> bool + Sync)) -> Result<(Txns, Vec<u32>)> {
+    /// The rows `wanted(input row)` and then `keep(row)` admit, packed, in input order, as a
+    /// [`Txns`] whose per-row columns are cut alike (entity names are left empty: the kernels
+    /// do not read them), and the input row of each. Rows `wanted` refuses are not packed;
+    /// `expected` (how many are kept) sizes the vectors once.
+    fn txns(
+        &self,
+        wanted: &(dyn Fn(usize) -> bool + Sync),
+        keep: &(dyn Fn(&Row) -> bool + Sync),
+        expected: usize,
+    ) -> Result<(Txns, Vec<u32>)> {
         let c = self.codes;
-        let mut rows = Vec::new();
-        let mut global: Vec<u32> = Vec::new();
+        let mut rows = Vec::with_capacity(expected);
+        let mut global: Vec<u32> = Vec::with_capacity(expected);
         let mut next = 0usize;
         self.source
             .scan(&prepare::pack_columns(self.cfg), &mut |round| {
@@ -300,11 +328,12 @@ impl Pass<'_> {
                             &c.receiver,
                             [&c.city, &c.region, &c.location, &c.merchant],
                             &self.kind_of,
+                            Some(wanted),
                             &mut packed,
                         )?;
                         let mut kept = (Vec::new(), Vec::new());
                         for (i, r) in packed.into_iter().enumerate() {
-                            if keep(&r, start + i) {
+                            if wanted(start + i) && keep(&r) {
                                 kept.0.push(r);
                                 kept.1.push((start + i) as u32);
                             }

@@ -10,7 +10,7 @@ use redflag_schema::columns as col;
 use redflag_schema::{CASH_PARTY, CanonicalEnum, Channel, PartyKind, Status, Text};
 
 use crate::config::{FeatureConfig, MccTable, mcc_bit};
-use crate::intern::{NONE, intern};
+use crate::intern::{Interned, NONE, intern};
 use crate::{Error, Result};
 
 /// Row flags.
@@ -284,8 +284,23 @@ pub(crate) fn project(batches: &[RecordBatch], names: &[&str]) -> Vec<RecordBatc
 /// table, in order, with (at least) the `names` columns it has; it is called once per group of
 /// columns sharing a code space, so a caller reading a table from disk holds one group's text
 /// at a time.
-pub(crate) fn intern_codes(load: &dyn Fn(&[&str]) -> Result<Vec<RecordBatch>>) -> Result<Codes> {
-    let (entities, sender, receiver) = {
+///
+/// With `apart`, the sender and receiver ids are interned one column at a time and the two
+/// dictionaries merged (the same codes), so that only one of the two columns is held at once.
+pub(crate) fn intern_codes(
+    load: &dyn Fn(&[&str]) -> Result<Vec<RecordBatch>>,
+    apart: bool,
+) -> Result<Codes> {
+    let (entities, sender, receiver) = if apart {
+        let one = |name: &'static str| -> Result<Interned> {
+            let batches = load(&[name])?;
+            let text = strings(&batches, name).ok_or(Error::MissingColumn(name))?;
+            Ok(intern(&[text], Some(CASH_PARTY)))
+        };
+        let sender = one(col::SENDER_ID)?;
+        let receiver = one(col::RECEIVER_ID)?;
+        merge(sender, receiver)
+    } else {
         let batches = load(&[col::SENDER_ID, col::RECEIVER_ID])?;
         let parties = intern(
             &[
@@ -399,6 +414,60 @@ pub(crate) fn intern_codes(load: &dyn Fn(&[&str]) -> Result<Vec<RecordBatch>>) -
     })
 }
 
+/// The codes two one-column [`intern`]s give when both columns are interned together: the
+/// union of their sorted names, and each column's codes renumbered into it.
+fn merge(a: Interned, b: Interned) -> (Vec<String>, Vec<u32>, Vec<u32>) {
+    let mut names = Vec::with_capacity(a.names.len().max(b.names.len()));
+    let mut to_a = vec![0u32; a.names.len()];
+    let mut to_b = vec![0u32; b.names.len()];
+    let (mut a_names, mut b_names) = (
+        a.names.into_iter().peekable(),
+        b.names.into_iter().peekable(),
+    );
+    let (mut i, mut j) = (0usize, 0usize);
+    loop {
+        let order = match (a_names.peek(), b_names.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => x.cmp(y),
+        };
+        let code = names.len() as u32;
+        match order {
+            std::cmp::Ordering::Less => {
+                to_a[i] = code;
+                i += 1;
+                names.extend(a_names.next());
+            }
+            std::cmp::Ordering::Greater => {
+                to_b[j] = code;
+                j += 1;
+                names.extend(b_names.next());
+            }
+            std::cmp::Ordering::Equal => {
+                to_a[i] = code;
+                to_b[j] = code;
+                i += 1;
+                j += 1;
+                names.extend(a_names.next());
+                b_names.next();
+            }
+        }
+    }
+    let renumber = |codes: Vec<Vec<u32>>, to: &[u32]| -> Vec<u32> {
+        let mut codes = codes.into_iter().next().unwrap_or_default();
+        codes.par_iter_mut().for_each(|c| {
+            if *c != NONE {
+                *c = to[*c as usize];
+            }
+        });
+        codes
+    };
+    let sender = renumber(a.codes, &to_a);
+    let receiver = renumber(b.codes, &to_b);
+    (names, sender, receiver)
+}
+
 /// Reference-list category of each account-level entity (0: none).
 pub(crate) fn party_categories(entities: &[String], cfg: &FeatureConfig) -> Vec<u8> {
     let mut party_cat = vec![0u8; entities.len()];
@@ -439,7 +508,7 @@ pub(crate) fn prepare(
         device,
         ip,
         ip_names,
-    } = intern_codes(&|names| Ok(project(batches, names)))?;
+    } = intern_codes(&|names| Ok(project(batches, names)), false)?;
 
     // Interned: only the codes are read from here on, except the texts `batch_rows` tests.
     let mut interned = vec![
@@ -493,6 +562,7 @@ pub(crate) fn prepare(
                 &receiver,
                 [&city, &region, &location, &merchant],
                 &kind_of,
+                None,
                 part,
             )
         })?;
@@ -521,6 +591,8 @@ pub(crate) fn prepare(
     })
 }
 
+/// Packs batch `b` (input rows from `start`) into `out`; with `wanted`, only the rows it
+/// admits (by input row), the others left as they are.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn batch_rows(
     b: &RecordBatch,
@@ -531,6 +603,7 @@ pub(crate) fn batch_rows(
     receiver: &[u32],
     [city, region, location, merchant]: [&Option<Vec<u32>>; 4],
     kind_of: &[AtomicU8],
+    wanted: Option<&(dyn Fn(usize) -> bool + Sync)>,
     out: &mut [Row],
 ) -> Result<()> {
     let n = b.num_rows();
@@ -571,6 +644,10 @@ pub(crate) fn batch_rows(
     let corridor = text_test(text(col::RECEIVER_COUNTRY), |c| cfg.corridors.contains(c));
 
     for (i, slot) in out.iter_mut().enumerate().take(n) {
+        // Rows the caller does not want (by input row) are left as they are.
+        if wanted.is_some_and(|w| !w(start + i)) {
+            continue;
+        }
         let ch_key = channel.keys().value(i);
         let ch = Channel::ALL
             .get(ch_key as usize)

@@ -593,7 +593,7 @@ impl Engine {
         // pass, which lets each go once read.
         let clock = Instant::now();
         self.stage(Stage::Features);
-        let (as_of, window_ids) = match &ingested {
+        let (as_of, mut window_ids) = match &ingested {
             Accepted::Given(Ingested { batches, .. })
             | Accepted::Owned(Ingested { batches, .. }) => {
                 let as_of = cfg.as_of.unwrap_or_else(|| latest(batches));
@@ -611,19 +611,8 @@ impl Engine {
                         as_of
                     }
                 };
-                let mut ids = Vec::new();
-                let mut failed = None;
-                file.scan(&[col::TXN_ID, col::TS], &mut |round| {
-                    match ids_between(&round, as_of - 30 * DAY, as_of) {
-                        Ok(got) => ids.extend(got),
-                        Err(e) => failed = Some(e),
-                    }
-                    Ok(())
-                })?;
-                if let Some(e) = failed {
-                    return Err(e);
-                }
-                (as_of, ids)
+                // The ids are read once the features are done, so as not to be held through them.
+                (as_of, Vec::new())
             }
         };
         // The feature pass ends its windows where the evidence window ends.
@@ -638,10 +627,19 @@ impl Engine {
                 let limit = self.memory_limit.unwrap_or(u64::MAX);
                 let p = partitions_for(file.rows(), limit);
                 partitions = Some(p);
-                (
-                    redflag_features::compute_partitioned(&file, p, &cfg)?,
-                    report,
-                )
+                let features = redflag_features::compute_partitioned(&file, p, &cfg)?;
+                let mut failed = None;
+                file.scan(&[col::TXN_ID, col::TS], &mut |round| {
+                    match ids_between(&round, as_of - 30 * DAY, as_of) {
+                        Ok(got) => window_ids.extend(got),
+                        Err(e) => failed = Some(e),
+                    }
+                    Ok(())
+                })?;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                (features, report)
             }
             Accepted::Owned(mut owned) => {
                 for b in &mut owned.batches {

@@ -1,18 +1,19 @@
 //! The accepted transactions on disk, for a run under a memory limit
 //! ([`Engine::memory_limit`](crate::Engine::memory_limit)).
 //!
-//! Ingest hands each accepted batch over as soon as it is accepted; it is appended to an Arrow
-//! IPC stream in a directory of its own and let go, so the accepted table is never whole in
-//! memory. The feature pass then reads the file in passes ([`BatchSource`]), each pass only the
+//! Ingest hands each accepted batch over as soon as it is accepted; its columns are appended to
+//! Arrow IPC streams (one per column) in a directory of its own and the batch is let go, so the
+//! accepted table is never whole in memory. The feature pass then reads the file in passes ([`BatchSource`]), each pass only the
 //! columns it needs. The directory is removed when the [`SpillFile`] is dropped, whether the
 //! run succeeded or not.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use redflag_features::BatchSource;
@@ -24,10 +25,11 @@ fn round_size() -> usize {
     2 * rayon::current_num_threads().max(1)
 }
 
-/// The spill file while ingest writes it.
+/// The spill while ingest writes it.
 pub(crate) struct Spill {
     file: SpillFile,
-    writer: Option<StreamWriter<BufWriter<File>>>,
+    /// One stream per column of the run's schema.
+    writers: Vec<StreamWriter<BufWriter<File>>>,
 }
 
 impl Spill {
@@ -41,39 +43,39 @@ impl Spill {
             .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
         Ok(Spill {
             file: SpillFile {
-                path: dir.join("accepted.arrows"),
                 dir,
                 schema: None,
                 rows: 0,
             },
-            writer: None,
+            writers: Vec::new(),
         })
     }
 
     /// Appends one accepted batch (all have the run's `schema`).
     pub fn accept(&mut self, schema: &SchemaRef, batch: RecordBatch) -> redflag_io::Result<()> {
-        let io = |e: std::io::Error| redflag_io::Error::Io {
-            path: self.file.path.clone(),
-            source: e,
-        };
-        if self.writer.is_none() {
-            let out = File::create(&self.file.path).map_err(io)?;
-            self.writer = Some(StreamWriter::try_new(
-                BufWriter::with_capacity(1 << 20, out),
-                schema,
-            )?);
+        if self.file.schema.is_none() {
+            for (i, field) in schema.fields().iter().enumerate() {
+                let path = self.file.column_path(i);
+                let out =
+                    File::create(&path).map_err(|source| redflag_io::Error::Io { path, source })?;
+                let one = Schema::new(vec![field.clone()]);
+                self.writers.push(StreamWriter::try_new(
+                    BufWriter::with_capacity(1 << 20, out),
+                    &one,
+                )?);
+            }
             self.file.schema = Some(schema.clone());
         }
         self.file.rows += batch.num_rows();
-        if let Some(w) = &mut self.writer {
-            w.write(&batch)?;
+        for (i, w) in self.writers.iter_mut().enumerate() {
+            w.write(&batch.project(&[i])?)?;
         }
         Ok(())
     }
 
-    /// Closes the file for reading.
+    /// Closes the files for reading.
     pub fn finish(mut self) -> Result<SpillFile> {
-        if let Some(mut w) = self.writer.take() {
+        for mut w in std::mem::take(&mut self.writers) {
             w.finish().map_err(|e| self.file.error(e))?;
             w.into_inner()
                 .map_err(|e| self.file.error(e))?
@@ -86,13 +88,34 @@ impl Spill {
     }
 }
 
-/// The accepted table on disk, read in passes; its directory goes when this is dropped.
+/// The accepted table on disk, one Arrow IPC stream per column, so that a pass reads (and
+/// holds) only the columns it asks for; the directory goes when this is dropped.
 pub(crate) struct SpillFile {
     dir: PathBuf,
-    path: PathBuf,
     /// The run's schema (`None` when nothing was accepted).
     schema: Option<SchemaRef>,
     rows: usize,
+}
+
+/// Reads the spilled columns of a projection batch by batch, in step.
+struct Columns {
+    schema: SchemaRef,
+    readers: Vec<StreamReader<BufReader<File>>>,
+}
+
+impl Iterator for Columns {
+    type Item = redflag_features::Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut columns = Vec::with_capacity(self.readers.len());
+        for r in &mut self.readers {
+            match r.next()? {
+                Ok(b) => columns.push(b.column(0).clone()),
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+        Some(RecordBatch::try_new(self.schema.clone(), columns).map_err(Into::into))
+    }
 }
 
 impl SpillFile {
@@ -101,42 +124,54 @@ impl SpillFile {
         self.rows
     }
 
-    fn error(&self, e: impl std::fmt::Display) -> Error {
-        Error::Output(format!("spill file {}: {e}", self.path.display()))
+    fn column_path(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("column-{i}.arrows"))
     }
 
-    /// A reader of the `columns` the file has; `None` when it has none of them (nothing to
-    /// read: a pass over an absent column reads nothing).
-    fn reader(
-        &self,
-        columns: &[&str],
-    ) -> redflag_features::Result<Option<StreamReader<BufReader<File>>>> {
+    fn error(&self, e: impl std::fmt::Display) -> Error {
+        Error::Output(format!("spill {}: {e}", self.dir.display()))
+    }
+
+    /// The batches' `columns` (those the table has); `None` when it has none of them (a pass
+    /// over absent columns reads nothing).
+    fn reader(&self, columns: &[&str]) -> redflag_features::Result<Option<Columns>> {
         let Some(schema) = &self.schema else {
             return Ok(None);
         };
-        let projection: Vec<usize> = columns
+        let mut picked: Vec<usize> = columns
             .iter()
             .filter_map(|c| schema.index_of(c).ok())
             .collect();
-        if projection.is_empty() {
+        picked.sort_unstable();
+        picked.dedup();
+        if picked.is_empty() {
             return Ok(None);
         }
-        let source = |e: &dyn std::fmt::Display| {
-            redflag_features::Error::Source(format!("spill file {}: {e}", self.path.display()))
-        };
-        let file = File::open(&self.path).map_err(|e| source(&e))?;
-        StreamReader::try_new(BufReader::with_capacity(1 << 20, file), Some(projection))
-            .map(Some)
-            .map_err(|e| source(&e))
+        let readers = picked
+            .iter()
+            .map(|&i| {
+                let path = self.column_path(i);
+                let source = |e: &dyn std::fmt::Display| {
+                    redflag_features::Error::Source(format!("spill {}: {e}", path.display()))
+                };
+                let file = File::open(&path).map_err(|e| source(&e))?;
+                StreamReader::try_new(BufReader::with_capacity(1 << 20, file), None)
+                    .map_err(|e| source(&e))
+            })
+            .collect::<redflag_features::Result<_>>()?;
+        Ok(Some(Columns {
+            schema: Arc::new(schema.project(&picked)?),
+            readers,
+        }))
     }
 }
 
 impl BatchSource for SpillFile {
     fn load(&self, columns: &[&str]) -> redflag_features::Result<Vec<RecordBatch>> {
-        let Some(reader) = self.reader(columns)? else {
-            return Ok(Vec::new());
-        };
-        Ok(reader.collect::<std::result::Result<_, _>>()?)
+        match self.reader(columns)? {
+            Some(reader) => reader.collect(),
+            None => Ok(Vec::new()),
+        }
     }
 
     fn scan(
@@ -152,7 +187,7 @@ impl BatchSource for SpillFile {
             let round: Vec<RecordBatch> = reader
                 .by_ref()
                 .take(k)
-                .collect::<std::result::Result<_, _>>()?;
+                .collect::<redflag_features::Result<_>>()?;
             if round.is_empty() {
                 return Ok(());
             }
