@@ -190,6 +190,9 @@ pub fn compute_partitioned(
         sweeps.extend(s);
         nodes.extend(g);
         profile::tally(&t.rows, located, inside, &mut mix, &mut region);
+        drop((t, global));
+        // The range's rows were many mid-sized blocks: hand them back before the next range.
+        crate::release_freed_memory();
     }
     sweep_sources(&mut features, sweeps);
     timings.entity = clock.elapsed().as_secs_f64();
@@ -200,6 +203,7 @@ pub fn compute_partitioned(
         receiver: &c.receiver,
     });
     graph::graph_pass(nodes, &mut features, holders.as_ref(), cfg);
+    crate::release_freed_memory();
     let mut institutions = Institutions::new(n);
     let mut next = 0usize;
     source.scan(&Institutions::COLUMNS, &mut |round| {
@@ -331,7 +335,8 @@ impl Pass<'_> {
                             Some(wanted),
                             &mut packed,
                         )?;
-                        let mut kept = (Vec::new(), Vec::new());
+                        let n = (start..start + b.num_rows()).filter(|&g| wanted(g)).count();
+                        let mut kept = (Vec::with_capacity(n), Vec::with_capacity(n));
                         for (i, r) in packed.into_iter().enumerate() {
                             if wanted(start + i) && keep(&r) {
                                 kept.0.push(r);
