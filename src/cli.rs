@@ -275,7 +275,8 @@ pub struct RunArgs {
     /// time, as many ranges as the limit needs. Outputs are byte-identical to a run without
     /// it; the spill costs disk about the input's in-memory size (90 bytes a transaction for a
     /// plain payments file) and one read of it per range. The per-entity tables (about 1 KB an
-    /// entity) come on top. manifest.json records the limit and the number of ranges.
+    /// entity) come on top. manifest.json records the limit and the number of ranges. Only
+    /// `redflag run` keeps a limit: tune and inject hold the table in memory and refuse it.
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub memory_limit: Option<u64>,
     /// Directory for the --memory-limit spill (default: the output directory); removed when

@@ -78,7 +78,7 @@ pub use catalog::{CATALOG, F, FeatureDef, N_FEATURES, Unit, feature};
 pub use config::{DAY, FeatureConfig, HOUR, MccGroups, PartyCategory};
 pub use ledger::Ledger;
 pub use mem::release_freed_memory;
-pub use partitioned::{BatchSource, compute_partitioned};
+pub use partitioned::{BatchSource, Window, compute_partitioned, partitioned_features};
 pub use prepare::EntityKind;
 pub use profile::{CHANNEL_MIXES, Profiles};
 

@@ -76,15 +76,32 @@ impl BatchSource for Vec<RecordBatch> {
 /// the same table, whatever `partitions` is, with the [`Ledger`] already cut to the 30 days up
 /// to `as_of` (as [`Ledger::keep_between`] would leave it).
 ///
-/// It reads the table about `2 × partitions + 4` times (interning, each partition of accounts
+/// It reads the table about `2 × partitions + 5` times (interning, each partition of accounts
 /// and of customers, institutions, the 30-day window) and holds, besides the per-entity
 /// results, the interned codes (4 bytes a transaction per interned column) and about
-/// `2 / partitions` of the packed rows (48 bytes each) at a time.
+/// `2 / partitions` of the packed rows (48 bytes each) at a time. The ledger of the window
+/// comes on top (48 bytes a transaction of the 30 days); [`partitioned_features`] leaves it
+/// to be read later, for only the entities that matter.
 pub fn compute_partitioned(
     source: &dyn BatchSource,
     partitions: usize,
     cfg: &FeatureConfig,
 ) -> Result<EntityFeatures> {
+    let (mut features, window) = partitioned_features(source, partitions, cfg)?;
+    features.ledger = window.ledger(None)?;
+    Ok(features)
+}
+
+/// [`compute_partitioned`] without reading the ledger: the returned features' ledger is empty,
+/// and the [`Window`] reads the transactions of the 30 days up to `as_of` again when asked,
+/// those of chosen entities only (an alert queue needs the transactions of its candidates,
+/// a small part of the window). Until then it holds each transaction's sender and receiver
+/// codes (8 bytes a transaction, 16 with customers).
+pub fn partitioned_features<'a>(
+    source: &'a dyn BatchSource,
+    partitions: usize,
+    cfg: &'a FeatureConfig,
+) -> Result<(EntityFeatures, Window<'a>)> {
     let partitions = partitions.max(1);
     let mut timings = Timings::default();
     let clock = Instant::now();
@@ -138,16 +155,18 @@ pub fn compute_partitioned(
     };
     let codes = prepare::intern_codes(&|names| source.load(names), true)?;
     let n = codes.entities.len();
-    let pass = Pass {
+    let mut pass = Pass {
         source,
         cfg,
-        starts: &starts,
-        codes: &codes,
+        starts,
         mcc: MccTable::new(&cfg.mcc),
         kind_of: (0..n).map(|_| AtomicU8::new(0)).collect(),
         party_cat: prepare::party_categories(&codes.entities, cfg),
+        codes,
         as_of,
+        in_window,
     };
+    let codes = &pass.codes;
     timings.prepare = clock.elapsed().as_secs_f64();
 
     // Accounts, one range of codes at a time.
@@ -208,7 +227,7 @@ pub fn compute_partitioned(
     let mut next = 0usize;
     source.scan(&Institutions::COLUMNS, &mut |round| {
         for b in round {
-            let start = starts[next];
+            let start = pass.starts[next];
             institutions.add(&b, |i| (codes.sender[start + i], codes.receiver[start + i]));
             next += 1;
         }
@@ -222,12 +241,23 @@ pub fn compute_partitioned(
         ),
         None => ((0..n as u32).collect(), n),
     };
-    // The shared-identifier pass and the ledger read the 30 days up to `as_of` only.
-    let from = as_of - 30 * DAY;
-    let (mut window, window_rows) =
-        pass.txns(&|_| true, &|r| r.ts > from && r.ts <= as_of, in_window)?;
-    window.ip_names.clone_from(&codes.ip_names);
-    graph::identifiers(&window, &mut features, &holder_of_account, n_holders, cfg);
+    // The shared-identifier pass reads the transactions of the 30 days up to `as_of` that name
+    // a device, an IP address or a conductor, and only those (none, without such columns).
+    {
+        let named = |v: &Option<Vec<u32>>, g: usize| v.as_ref().is_some_and(|v| v[g] != NONE);
+        let wanted =
+            |g: usize| named(&codes.device, g) || named(&codes.ip, g) || named(&codes.conductor, g);
+        let from = as_of - 30 * DAY;
+        let any = codes.device.is_some() || codes.ip.is_some() || codes.conductor.is_some();
+        let (mut window, _) = if any {
+            let expected = (0..total).into_par_iter().filter(|&g| wanted(g)).count();
+            pass.txns(&wanted, &|r| r.ts > from && r.ts <= as_of, expected)?
+        } else {
+            (pass.cut(Vec::new(), &[]), Vec::new())
+        };
+        window.ip_names.clone_from(&codes.ip_names);
+        graph::identifiers(&window, &mut features, &holder_of_account, n_holders, cfg);
+    }
     timings.graph = clock.elapsed().as_secs_f64();
 
     let clock = Instant::now();
@@ -261,24 +291,101 @@ pub fn compute_partitioned(
         kinds.extend(std::iter::repeat_n(EntityKind::Customer, m));
     }
     let batch = table(&ids, &kinds, &activity, &mut features)?;
-    let Txns {
-        rows, customers, ..
-    } = window;
-    let ledger = Ledger::windowed(
-        rows,
-        customers.map(|c| (c.sender, c.receiver)),
-        n,
-        &starts,
-        &window_rows,
-    );
+    drop((ids, features, activity));
+    // The window keeps what packing a row and naming its parties needs: the other codes go.
+    let c = &mut pass.codes;
+    c.entities = Vec::new();
+    for v in [
+        &mut c.city,
+        &mut c.region,
+        &mut c.location,
+        &mut c.merchant,
+        &mut c.receiver_name,
+        &mut c.conductor,
+        &mut c.device,
+        &mut c.ip,
+    ] {
+        *v = None;
+    }
+    c.ip_names = Vec::new();
+    if let Some(cu) = &mut c.customers {
+        cu.names = Vec::new();
+    }
+    pass.party_cat = Vec::new();
+    crate::release_freed_memory();
     timings.finish = clock.elapsed().as_secs_f64();
-    Ok(EntityFeatures {
+    let features = EntityFeatures {
         batch,
         as_of,
         timings,
         profiles,
-        ledger,
-    })
+        ledger: Ledger::default(),
+    };
+    Ok((
+        features,
+        Window {
+            pass,
+            n_accounts: n,
+        },
+    ))
+}
+
+/// The transactions of the 30 days up to `as_of` of a table [`partitioned_features`] read, to
+/// be read again for a [`Ledger`] once it is known whose transactions are wanted.
+pub struct Window<'a> {
+    pass: Pass<'a>,
+    n_accounts: usize,
+}
+
+impl Window<'_> {
+    /// The ledger of the transactions `from < ts <= as_of` (30 days), cut as
+    /// [`Ledger::keep_between`] would leave it; with `touching` (one flag per row of the
+    /// feature table: accounts, then customers), only those whose sender, receiver or either's
+    /// customer is flagged. Reads the table once.
+    pub fn ledger(&self, touching: Option<&[bool]>) -> Result<Ledger> {
+        let c = &self.pass.codes;
+        let n = self.n_accounts;
+        let flagged = |e: u32, base: usize| {
+            e != NONE && touching.is_none_or(|t| t.get(base + e as usize) == Some(&true))
+        };
+        let wanted = |g: usize| {
+            touching.is_none()
+                || flagged(c.sender[g], 0)
+                || flagged(c.receiver[g], 0)
+                || c.customers
+                    .as_ref()
+                    .is_some_and(|cu| flagged(cu.sender[g], n) || flagged(cu.receiver[g], n))
+        };
+        let as_of = self.pass.as_of;
+        let from = as_of - 30 * DAY;
+        let expected = match touching {
+            None => self.pass.in_window,
+            Some(_) => 0,
+        };
+        // What the ledger reads of a row: time, amounts, parties and channel.
+        let columns = [col::TS, col::AMOUNT_BASE, col::AMOUNT, col::CHANNEL];
+        let (window, global) = self.pass.packed(
+            &columns,
+            &wanted,
+            &|r| r.ts > from && r.ts <= as_of,
+            expected,
+        )?;
+        let Txns {
+            rows, customers, ..
+        } = window;
+        Ok(Ledger::windowed(
+            rows,
+            customers.map(|c| (c.sender, c.receiver)),
+            n,
+            &self.pass.starts,
+            &global,
+        ))
+    }
+
+    /// End of the window.
+    pub fn as_of(&self) -> i64 {
+        self.pass.as_of
+    }
 }
 
 /// Range `p` of `parts` near-equal ranges of `0..n`.
@@ -290,14 +397,17 @@ fn part(n: usize, parts: usize, p: usize) -> Range<usize> {
 struct Pass<'a> {
     source: &'a dyn BatchSource,
     cfg: &'a FeatureConfig,
-    starts: &'a [usize],
-    codes: &'a Codes,
+    /// First input row of each batch.
+    starts: Vec<usize>,
+    codes: Codes,
     mcc: MccTable,
     /// Entity kinds, raised as rows are packed (every pass packs every row, so they are
     /// complete after the first).
     kind_of: Vec<AtomicU8>,
     party_cat: Vec<u8>,
     as_of: i64,
+    /// Transactions in the 30 days up to `as_of`.
+    in_window: usize,
 }
 
 impl Pass<'_> {
@@ -311,54 +421,72 @@ impl Pass<'_> {
         keep: &(dyn Fn(&Row) -> bool + Sync),
         expected: usize,
     ) -> Result<(Txns, Vec<u32>)> {
-        let c = self.codes;
+        self.packed(&prepare::pack_columns(self.cfg), wanted, keep, expected)
+    }
+
+    /// [`Pass::txns`] reading only `columns` (at least those a row cannot be packed without).
+    fn packed(
+        &self,
+        columns: &[&str],
+        wanted: &(dyn Fn(usize) -> bool + Sync),
+        keep: &(dyn Fn(&Row) -> bool + Sync),
+        expected: usize,
+    ) -> Result<(Txns, Vec<u32>)> {
+        let c = &self.codes;
         let mut rows = Vec::with_capacity(expected);
         let mut global: Vec<u32> = Vec::with_capacity(expected);
         let mut next = 0usize;
-        self.source
-            .scan(&prepare::pack_columns(self.cfg), &mut |round| {
-                let firsts = &self.starts[next..next + round.len()];
-                let parts: Vec<(Vec<Row>, Vec<u32>)> = round
-                    .par_iter()
-                    .zip(firsts)
-                    .map(|(b, &start)| {
-                        let mut packed = vec![Row::default(); b.num_rows()];
-                        prepare::batch_rows(
-                            b,
-                            start,
-                            self.cfg,
-                            &self.mcc,
-                            &c.sender,
-                            &c.receiver,
-                            [&c.city, &c.region, &c.location, &c.merchant],
-                            &self.kind_of,
-                            Some(wanted),
-                            &mut packed,
-                        )?;
-                        let n = (start..start + b.num_rows()).filter(|&g| wanted(g)).count();
-                        let mut kept = (Vec::with_capacity(n), Vec::with_capacity(n));
-                        for (i, r) in packed.into_iter().enumerate() {
-                            if wanted(start + i) && keep(&r) {
-                                kept.0.push(r);
-                                kept.1.push((start + i) as u32);
-                            }
+        self.source.scan(columns, &mut |round| {
+            let firsts = &self.starts[next..next + round.len()];
+            let parts: Vec<(Vec<Row>, Vec<u32>)> = round
+                .par_iter()
+                .zip(firsts)
+                .map(|(b, &start)| {
+                    let mut packed = vec![Row::default(); b.num_rows()];
+                    prepare::batch_rows(
+                        b,
+                        start,
+                        self.cfg,
+                        &self.mcc,
+                        &c.sender,
+                        &c.receiver,
+                        [&c.city, &c.region, &c.location, &c.merchant],
+                        &self.kind_of,
+                        Some(wanted),
+                        &mut packed,
+                    )?;
+                    let n = (start..start + b.num_rows()).filter(|&g| wanted(g)).count();
+                    let mut kept = (Vec::with_capacity(n), Vec::with_capacity(n));
+                    for (i, r) in packed.into_iter().enumerate() {
+                        if wanted(start + i) && keep(&r) {
+                            kept.0.push(r);
+                            kept.1.push((start + i) as u32);
                         }
-                        Ok(kept)
-                    })
-                    .collect::<Result<_>>()?;
-                next += round.len();
-                for (r, g) in parts {
-                    rows.extend(r);
-                    global.extend(g);
-                }
-                Ok(())
-            })?;
+                    }
+                    Ok(kept)
+                })
+                .collect::<Result<_>>()?;
+            next += round.len();
+            for (r, g) in parts {
+                rows.extend(r);
+                global.extend(g);
+            }
+            Ok(())
+        })?;
+        let t = self.cut(rows, &global);
+        Ok((t, global))
+    }
+
+    /// `rows`, the packed input rows `global`, as a [`Txns`] whose per-row columns are cut
+    /// alike.
+    fn cut(&self, rows: Vec<Row>, global: &[u32]) -> Txns {
+        let c = &self.codes;
         let cut = |v: &Option<Vec<u32>>| {
             v.as_ref()
                 .map(|v| global.iter().map(|&g| v[g as usize]).collect())
         };
         let pick = |v: &[u32]| global.iter().map(|&g| v[g as usize]).collect();
-        let t = Txns {
+        Txns {
             rows,
             entities: Vec::new(),
             kinds: Vec::new(),
@@ -375,8 +503,7 @@ impl Pass<'_> {
             party_cat: self.party_cat.clone(),
             region_names: Vec::new(),
             as_of: self.as_of,
-        };
-        Ok((t, global))
+        }
     }
 
     /// The kernel over the entities `entities` (of `n` in their code space) whose rows `t`

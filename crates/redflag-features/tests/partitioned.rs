@@ -8,7 +8,9 @@ use arrow::array::{Array, AsArray, RecordBatch, new_null_array};
 use common::{D, Tx, batch, rich};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use redflag_features::{DAY, FeatureConfig, Ledger, compute, compute_partitioned};
+use redflag_features::{
+    DAY, FeatureConfig, Ledger, compute, compute_partitioned, partitioned_features,
+};
 use redflag_schema::columns as col;
 use redflag_schema::{Channel, PartyKind, transactions_schema};
 
@@ -192,23 +194,24 @@ fn partitions_give_the_features_of_one_pass() {
         "{distinct:?} {}",
         b.num_rows()
     );
-    let positive = |name: &str| {
+    let above = |name: &str, floor: f64| {
         let c = b.column_by_name(name).expect(name);
         let c = arrow::compute::cast(c, &arrow::datatypes::DataType::Float64).expect("cast");
         let c = c.as_primitive::<arrow::datatypes::Float64Type>();
         (0..c.len())
-            .filter(|&r| c.is_valid(r) && c.value(r) > 0.0)
+            .filter(|&r| c.is_valid(r) && c.value(r) > floor)
             .count()
     };
-    for name in [
-        "cycles_30d",
-        "fan_in_7d_max",
-        "shared_id_cluster_30d",
-        "payroll_in_90d",
-        "cash_in_cities_30d",
-        "conductor_accounts_max_30d",
+    // Every account is a cluster of one at least: a shared identifier makes two.
+    for (name, floor) in [
+        ("cycles_30d", 0.0),
+        ("fan_in_7d_max", 0.0),
+        ("shared_id_cluster_30d", 1.0),
+        ("payroll_in_90d", 0.0),
+        ("cash_in_cities_30d", 0.0),
+        ("conductor_accounts_max_30d", 0.0),
     ] {
-        assert!(positive(name) > 0, "no entity with {name} > 0");
+        assert!(above(name, floor) > 0, "no entity with {name} > {floor}");
     }
     assert!(
         reference
@@ -217,6 +220,41 @@ fn partitions_give_the_features_of_one_pass() {
             .iter()
             .any(|&i| i != u32::MAX)
     );
+}
+
+/// The window a run keeps under a memory limit reads, later, the ledger of the entities it is
+/// given: every transaction of the 30 days that touches one of them (as sender, receiver or
+/// either's customer) and no other, each still located at its input row.
+#[test]
+fn the_window_reads_the_ledger_of_chosen_entities() {
+    let batches = world(5);
+    let cfg = FeatureConfig::default();
+    let (features, window) = partitioned_features(&batches, 3, &cfg).expect("partitioned");
+    assert!(features.ledger.is_empty());
+    assert_eq!(window.as_of(), features.as_of);
+    let all = window.ledger(None).expect("whole window");
+    let n = features.batch.num_rows();
+    let touching: Vec<bool> = (0..n).map(|r| r % 5 == 0).collect();
+    let some = window.ledger(Some(&touching)).expect("some entities");
+    let flagged = |e: Option<usize>| e.is_some_and(|e| touching[e]);
+    let expected: Vec<Entry> = entries(&all)
+        .into_iter()
+        .filter(|e| flagged(e.3.0) || flagged(e.3.1) || flagged(e.4.0) || flagged(e.4.1))
+        .collect();
+    // Customers are among the flagged rows, and some transactions touch only a customer.
+    assert!(all.has_customers() && some.has_customers());
+    let by_customer_only = expected
+        .iter()
+        .filter(|e| !flagged(e.3.0) && !flagged(e.3.1))
+        .count();
+    assert!(by_customer_only > 0);
+    assert!(expected.len() > 100 && expected.len() < all.len() * 3 / 4);
+    assert_eq!(entries(&some), expected);
+    // One range of transactions per input batch, as the evidence ids are read.
+    assert_eq!(some.batches().count(), batches.len());
+    // Nobody flagged: an empty ledger.
+    let none = window.ledger(Some(&vec![false; n])).expect("none");
+    assert!(none.is_empty());
 }
 
 #[test]

@@ -425,10 +425,12 @@ impl Engine {
     /// file one range of entities at a time ([`redflag_features::compute_partitioned`]), with
     /// as many ranges as the limit needs. Outputs are byte-identical to a run without a limit.
     /// The cost is a disk write of the accepted table (about its Arrow size, 90 bytes a
-    /// transaction for a plain payments file) and a read of it per pass. The per-entity tables
-    /// (about 1 KB an entity), the 30-day ledger and the model come on top of the limit; the
-    /// manifest records the limit and the number of ranges as `config.memory_limit` and
-    /// `config.partitions`.
+    /// transaction for a plain payments file) and a read of it per pass. The ledger behind
+    /// cases, evidence and money flows is read once the alert candidates are known, and holds
+    /// only the 30-day transactions that touch one. The per-entity tables (about 1 KB an
+    /// entity), the sender and receiver codes (8 bytes a transaction) and the model come on top
+    /// of the limit; the manifest records the limit and the number of ranges as
+    /// `config.memory_limit` and `config.partitions`.
     pub fn memory_limit(mut self, bytes: u64) -> Engine {
         self.memory_limit = Some(bytes);
         self
@@ -475,9 +477,23 @@ impl Engine {
     /// Runs the job on transactions already read (canonical batches with `amount_base`, as
     /// [`redflag_io::ingest`] returns them, from any source): the inputs, mapping and rates of
     /// this builder are not used, and `rejected.csv` is not written. The manifest lists the
-    /// files `ingested.report` names.
+    /// files `ingested.report` names. Refused under [`Engine::memory_limit`], which bounds
+    /// what the run reads itself: these batches are already in memory.
     pub fn run_on(&self, ingested: &redflag_io::Ingested) -> Result<AlertSet> {
+        self.in_memory("Engine::run_on (batches already read)")?;
         self.run_inner(Some(ingested))
+    }
+
+    /// Refuses a memory limit for a job that holds the whole table in memory (`what`), rather
+    /// than let it run past the limit it was given.
+    pub(crate) fn in_memory(&self, what: &str) -> Result<()> {
+        match self.memory_limit {
+            None => Ok(()),
+            Some(bytes) => Err(Error::Config(format!(
+                "memory limit {bytes} bytes: {what} holds every transaction in memory and \
+                 cannot keep a limit; only a run that reads its own inputs can"
+            ))),
+        }
     }
 
     /// Reads and validates the inputs (streaming rejected records to `rejected.csv` when there
@@ -611,14 +627,18 @@ impl Engine {
                         as_of
                     }
                 };
-                // The ids are read once the features are done, so as not to be held through them.
+                // The ids are read once the alert candidates are known, theirs only.
                 (as_of, Vec::new())
             }
         };
         // The feature pass ends its windows where the evidence window ends.
         cfg.as_of = Some(as_of);
         let mut partitions = None;
-        let (mut features, report) = match ingested {
+        let mut ingested = ingested;
+        // Under a memory limit the ledger of the window is read later, for the alert
+        // candidates' transactions only (`deferred`); else it comes with the features.
+        let mut deferred = None;
+        let (mut features, report) = match &mut ingested {
             Accepted::Given(given) => (
                 redflag_features::compute(&given.batches, &cfg)?,
                 given.report.clone(),
@@ -627,45 +647,26 @@ impl Engine {
                 let limit = self.memory_limit.unwrap_or(u64::MAX);
                 let p = partitions_for(file.rows(), limit);
                 partitions = Some(p);
-                let features = redflag_features::compute_partitioned(&file, p, &cfg)?;
-                let mut failed = None;
-                file.scan(&[col::TXN_ID, col::TS], &mut |round| {
-                    match ids_between(&round, as_of - 30 * DAY, as_of) {
-                        Ok(got) => window_ids.extend(got),
-                        Err(e) => failed = Some(e),
-                    }
-                    Ok(())
-                })?;
-                if let Some(e) = failed {
-                    return Err(e);
-                }
-                (features, report)
+                let file: &SpillFile = file;
+                let (features, window) = redflag_features::partitioned_features(file, p, &cfg)?;
+                deferred = Some((window, file));
+                (features, std::mem::take(report))
             }
-            Accepted::Owned(mut owned) => {
-                for b in &mut owned.batches {
+            Accepted::Owned(owned) => {
+                let mut batches = std::mem::take(&mut owned.batches);
+                for b in &mut batches {
                     if let Ok(i) = b.schema_ref().index_of(col::TXN_ID) {
                         b.remove_column(i);
                     }
                 }
                 redflag_features::release_freed_memory();
-                let (features, _) = redflag_features::compute_owned(owned.batches, &[], &cfg)?;
-                (features, owned.report)
+                let (features, _) = redflag_features::compute_owned(batches, &[], &cfg)?;
+                (features, std::mem::take(&mut owned.report))
             }
         };
         // Cases, evidence and money flows read the last 30 days only.
         let mut ledger = std::mem::take(&mut features.ledger);
         ledger.keep_between(as_of - 30 * DAY, as_of);
-        let kept: Vec<usize> = ledger.batches().map(|r| r.len()).collect();
-        let misaligned = kept.len() != window_ids.len()
-            || kept
-                .iter()
-                .zip(&window_ids)
-                .any(|(k, ids)| ids.as_ref().is_some_and(|a| a.len() != *k));
-        if misaligned {
-            return Err(Error::Output(
-                "the evidence ids do not line up with the transactions of the window".into(),
-            ));
-        }
         timings.features = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         self.stage(Stage::Rules);
@@ -818,6 +819,27 @@ impl Engine {
             .iter()
             .map(|&r| (kinds.value(r).to_owned(), ids.value(r).to_owned()))
             .collect();
+        // Under a memory limit: the window's transactions of the candidates, and their ids.
+        if let Some((window, file)) = deferred.take() {
+            let mut touching = vec![false; n];
+            for &r in &candidates {
+                touching[r] = true;
+            }
+            ledger = window.ledger(Some(&touching))?;
+            drop(window);
+            window_ids = ids_in_ledger(file, &ledger)?;
+        }
+        let kept: Vec<usize> = ledger.batches().map(|r| r.len()).collect();
+        let misaligned = kept.len() != window_ids.len()
+            || kept
+                .iter()
+                .zip(&window_ids)
+                .any(|(k, ids)| ids.as_ref().is_some_and(|a| a.len() != *k));
+        if misaligned {
+            return Err(Error::Output(
+                "the evidence ids do not line up with the transactions of the window".into(),
+            ));
+        }
         let txn_ids: Vec<Option<Text<'_>>> = window_ids
             .iter()
             .map(|c| c.as_ref().and_then(|c| Text::of(c.as_ref())))
@@ -1158,6 +1180,41 @@ fn ids_between(batches: &[RecordBatch], from: i64, to: i64) -> Result<Vec<Option
                 .map_err(|e| Error::Output(format!("taking the evidence ids: {e}")))
         })
         .collect()
+}
+
+/// The ids of the transactions `ledger` holds, per input batch of `file` and lined up with the
+/// ledger's transactions of that batch (as [`ids_between`] gives them for a whole window).
+fn ids_in_ledger(file: &SpillFile, ledger: &Ledger) -> Result<Vec<Option<ArrayRef>>> {
+    let ranges: Vec<std::ops::Range<usize>> = ledger.batches().collect();
+    let mut out: Vec<Option<ArrayRef>> = Vec::with_capacity(ranges.len());
+    let mut failed = None;
+    file.scan(&[col::TXN_ID], &mut |round| {
+        let first = out.len();
+        let got: Result<Vec<Option<ArrayRef>>> = round
+            .par_iter()
+            .enumerate()
+            .map(|(k, b)| {
+                let Some(ids) = b.column_by_name(col::TXN_ID) else {
+                    return Ok(None);
+                };
+                let range = ranges.get(first + k).cloned().unwrap_or_default();
+                let rows: arrow::array::UInt32Array =
+                    range.map(|i| ledger.locate(i).1 as u32).collect();
+                arrow::compute::take(ids.as_ref(), &rows, None)
+                    .map(Some)
+                    .map_err(|e| Error::Output(format!("taking the evidence ids: {e}")))
+            })
+            .collect();
+        match got {
+            Ok(got) => out.extend(got),
+            Err(e) => failed = Some(e),
+        }
+        Ok(())
+    })?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// The feature matrix, and the value each column's empty cells took: the column's median of

@@ -202,6 +202,7 @@ pub fn inject(engine: &Engine, params: &InjectParams) -> Result<(AlertSet, Injec
     if params.cases == 0 {
         return Err(Error::Config("--cases must be at least 1".into()));
     }
+    engine.in_memory("inject (it plants cases among the transactions in memory)")?;
     let real = engine.ingest()?;
     let (lo, hi) = ts_range(&real.batches)
         .ok_or_else(|| Error::Input("the inputs hold no accepted transaction".into()))?;

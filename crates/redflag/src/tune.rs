@@ -167,6 +167,7 @@ fn quality(alerted: &[bool], positive: Option<&[bool]>) -> (Option<f64>, Option<
 /// Sweeps `engine`'s rule thresholds and alert policy over its inputs. `labels` (id ->
 /// suspicious) adds precision and recall; ids are matched against the raw entity ids.
 pub fn tune(engine: &Engine, labels: Option<&BTreeMap<String, bool>>) -> Result<TuneReport> {
+    engine.in_memory("tune (it sweeps thresholds over the whole table)")?;
     let (rules, cfg, _) = engine.setup()?;
     let ingested = engine.ingest()?;
     // Only the feature table is swept: the transactions go as the pass reads them.

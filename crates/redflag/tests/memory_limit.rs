@@ -117,3 +117,40 @@ fn a_run_that_fails_after_spilling_removes_the_spill() {
     assert!(!err.to_string().is_empty());
     assert!(left_in(&out, ".redflag-spill").is_empty());
 }
+
+/// The jobs that hold the whole table in memory refuse a limit before reading anything, rather
+/// than run past it.
+#[test]
+fn jobs_that_hold_the_table_refuse_a_memory_limit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("out");
+    let limited = engine(&out).memory_limit(64 << 20);
+    let ingested = engine(&dir.path().join("read")).ingest().expect("ingest");
+    let refused = [
+        ("run_on", limited.run_on(&ingested).map(|_| ())),
+        ("tune", redflag::tune::tune(&limited, None).map(|_| ())),
+        (
+            "inject",
+            redflag::inject::inject(
+                &limited,
+                &redflag::inject::InjectParams {
+                    cases: 4,
+                    typologies: Vec::new(),
+                    seed: 1,
+                },
+            )
+            .map(|_| ()),
+        ),
+    ];
+    for (what, got) in refused {
+        let e = got.expect_err(what).to_string();
+        assert!(
+            e.contains("memory limit 67108864 bytes") && e.contains("in memory"),
+            "{what}: {e}"
+        );
+    }
+    assert!(!out.exists(), "nothing written");
+    // The same engine without the limit runs.
+    engine(&out).run_on(&ingested).expect("unlimited run_on");
+    assert!(out.join("alerts.jsonl").exists());
+}
