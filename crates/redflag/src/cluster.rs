@@ -219,13 +219,7 @@ struct Staging(PathBuf);
 
 impl Staging {
     fn create(parent: &Path) -> Result<Staging> {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = parent.join(format!(".redflag-staging-{}-{stamp}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
-        Ok(Staging(dir))
+        crate::spill::scratch_dir(parent, ".redflag-staging").map(Staging)
     }
 }
 

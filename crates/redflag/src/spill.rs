@@ -32,15 +32,23 @@ pub(crate) struct Spill {
     writers: Vec<StreamWriter<BufWriter<File>>>,
 }
 
+/// Creates a new directory under `parent` named `{prefix}-{process}-{time}-{count}`, unique to
+/// this call even when runs in one process start together.
+pub(crate) fn scratch_dir(parent: &Path, prefix: &str) -> Result<PathBuf> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let count = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = parent.join(format!("{prefix}-{}-{nanos}-{count}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
 impl Spill {
     /// A new spill directory under `parent`.
     pub fn create(parent: &Path) -> Result<Spill> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = parent.join(format!(".redflag-spill-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+        let dir = scratch_dir(parent, ".redflag-spill")?;
         Ok(Spill {
             file: SpillFile {
                 dir,

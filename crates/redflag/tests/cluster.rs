@@ -4,24 +4,11 @@
 //! and listen on loopback only.
 #![cfg(feature = "distributed")]
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use redflag::Engine;
+use std::path::Path;
 
-fn population() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/population")
-}
-
-/// The sample population's run, written to `out`.
-fn engine(out: &Path) -> Engine {
-    let root = population();
-    Engine::new([root.join("transactions.csv.gz").display().to_string()])
-        .rates_file(root.join("rates.csv"))
-        .reference_dir(root.join("reference"))
-        .today("2024-06-01")
-        .seed(11)
-        .out_dir(out)
-}
+use common::engine;
 
 #[test]
 fn rules_and_forest_on_a_standalone_cluster_give_the_local_run_byte_for_byte() {

@@ -2,24 +2,11 @@
 //! features one range of entities at a time: its outputs must be the unlimited run's, byte for
 //! byte, whatever the number of ranges, and the spill must be gone afterwards.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use redflag::Engine;
+use std::path::Path;
 
-fn population() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/population")
-}
-
-/// The sample population's run, written to `out`.
-fn engine(out: &Path) -> Engine {
-    let root = population();
-    Engine::new([root.join("transactions.csv.gz").display().to_string()])
-        .rates_file(root.join("rates.csv"))
-        .reference_dir(root.join("reference"))
-        .today("2024-06-01")
-        .seed(11)
-        .out_dir(out)
-}
+use common::engine;
 
 /// Names in `dir` that start with `prefix`.
 fn left_in(dir: &Path, prefix: &str) -> Vec<String> {
