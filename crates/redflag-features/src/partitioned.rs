@@ -345,12 +345,11 @@ impl Window<'_> {
     pub fn ledger(&self, touching: Option<&[bool]>) -> Result<Ledger> {
         let c = &self.pass.codes;
         let n = self.n_accounts;
-        let flagged = |e: u32, base: usize| {
-            e != NONE && touching.is_none_or(|t| t.get(base + e as usize) == Some(&true))
-        };
         let wanted = |g: usize| {
-            touching.is_none()
-                || flagged(c.sender[g], 0)
+            let Some(t) = touching else { return true };
+            let flagged =
+                |e: u32, base: usize| e != NONE && t.get(base + e as usize) == Some(&true);
+            flagged(c.sender[g], 0)
                 || flagged(c.receiver[g], 0)
                 || c.customers
                     .as_ref()
