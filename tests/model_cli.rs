@@ -158,6 +158,26 @@ fn fits_are_identical_on_one_and_two_threads_and_mismatches_are_named() {
     );
     assert!(!dir.path().join("s.csv").exists(), "nothing half-written");
 
+    // Scoring the training table without the fit's --exclude: the extra column is named,
+    // with the flag that carries it through.
+    let out = redflag(&[
+        "model",
+        "score",
+        "--model",
+        &p(&dir.path().join("m1.json")),
+        "--input",
+        &p(&t),
+        "--out",
+        &p(&dir.path().join("s.csv")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not in the model: [label]") && err.contains("pass --exclude label"),
+        "{err}"
+    );
+    assert!(!dir.path().join("s.csv").exists(), "nothing half-written");
+
     let nan = dir.path().join("nan.csv");
     std::fs::write(&nan, "id,a,b\nx,1.0,2.0\ny,NaN,3.0\nz,1.5,2.5\n").expect("write");
     let out = redflag(&[

@@ -89,9 +89,30 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
                 .iter()
                 .map(|&i| schema.field(i).name().clone())
                 .collect();
-            forest
-                .check_features(&names)
-                .with_context(|| format!("{} against {}", input.display(), model.display()))?;
+            if let Err(e) = forest.check_features(&names) {
+                // Columns excluded at fit are the common case: say how to carry them.
+                let extra: Vec<&str> = names
+                    .iter()
+                    .filter(|n| !forest.feature_names().contains(n))
+                    .map(String::as_str)
+                    .collect();
+                let hint = if !extra.is_empty()
+                    && forest.feature_names().iter().all(|n| names.contains(n))
+                {
+                    format!(
+                        " (to carry columns that are not features through to {}, pass --exclude {})",
+                        out.display(),
+                        extra.join(",")
+                    )
+                } else {
+                    String::new()
+                };
+                return Err(anyhow::Error::new(e).context(format!(
+                    "{} against {}{hint}",
+                    input.display(),
+                    model.display()
+                )));
+            }
             // Keep only the carried columns: the features move into `x`.
             let carried: Vec<usize> = (0..schema.fields().len())
                 .filter(|i| !features.contains(i))
