@@ -407,3 +407,41 @@ fn a_memory_limit_changes_no_output_and_a_bad_size_is_refused() {
     assert!(err.contains("6XB") && err.contains("unit"), "{err}");
     assert!(!c.path().join("rejected.csv").exists(), "nothing written");
 }
+
+/// A `.csv.gz` cut short (an interrupted copy) fails the run with the file, the line the data
+/// stops at and what was expected, and leaves no output behind.
+#[test]
+fn a_truncated_gzip_input_is_refused_with_the_line_it_stops_at() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read(sample("transactions.csv")).expect("read sample");
+    let lines = text.iter().filter(|&&b| b == b'\n').count();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&text).expect("gzip");
+    let gz = enc.finish().expect("finish");
+    let cut = dir.path().join("cut.csv.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).expect("write");
+    let out_dir = dir.path().join("out");
+    let cut_arg = cut.display().to_string();
+    let out = run(&out_dir, &[&cut_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("cut.csv.gz")
+            && first.contains("truncated")
+            && first.contains("expected a complete gzip-compressed CSV file"),
+        "{err}"
+    );
+    // The line is where the decompressed data stops: about half way through the file.
+    let line: usize = first
+        .split("line ")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a line number in {first:?}"));
+    assert!(line > lines / 4 && line < lines, "line {line} of {lines}");
+    for name in ["alerts.jsonl", "scores.csv", "manifest.json", "rejected.csv"] {
+        assert!(!out_dir.join(name).exists(), "{name} written");
+    }
+}

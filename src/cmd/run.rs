@@ -63,7 +63,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let progress = crate::progress::Progress::start(!args.no_progress);
     let set = engine.on_stage(progress.hook()).run();
     drop(progress);
-    let set = set.context("redflag run")?;
+    let set = set?;
     let m = &set.manifest;
     let see = args.out.join("rejected.csv").display().to_string();
     for line in super::rejected_summary(&m.ingest, &see) {

@@ -282,6 +282,12 @@ impl<R: Read> BlockReader<R> {
         }
     }
 
+    /// The line the reader has reached: the line of the first byte it has not read yet (where
+    /// a failed read stopped).
+    pub fn line_reached(&self) -> u64 {
+        self.next_line + count_newlines(&self.carry)
+    }
+
     /// The next block, or `None` at the end of input.
     pub fn next_block(&mut self) -> std::io::Result<Option<Block>> {
         loop {
@@ -319,7 +325,11 @@ impl<R: Read> BlockReader<R> {
                 }
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // Keep what was read, so that `line_reached` says where the read failed.
+                    self.carry.truncate(filled);
+                    return Err(e);
+                }
             }
         }
         self.carry.truncate(filled);

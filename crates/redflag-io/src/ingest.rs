@@ -310,10 +310,10 @@ impl State<'_> {
                  -> Result<Vec<(crate::csv::Block, bool)>> {
                     let mut blocks = Vec::with_capacity(k);
                     while blocks.len() < k {
-                        match reader
-                            .next_block()
-                            .map_err(|e| read_csv::read_error(path, format, e))?
-                        {
+                        let got = reader.next_block();
+                        match got.map_err(|e| {
+                            read_csv::read_error(path, format, e, Some(reader.line_reached()))
+                        })? {
                             Some(b) => {
                                 blocks.push((b, *first));
                                 *first = false;

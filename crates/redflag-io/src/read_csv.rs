@@ -27,16 +27,32 @@ pub(crate) fn open_text(path: &Path, format: Format) -> Result<Box<dyn Read + Se
     })
 }
 
-/// Maps a read error to one that names the file (and says "gzip" for compressed input).
-pub(crate) fn read_error(path: &Path, format: Format, e: std::io::Error) -> Error {
+/// Maps a read error to one that names the file, and for compressed input says it could not
+/// be decompressed and from which line on (`line`: where the reader had got to, when known).
+pub(crate) fn read_error(
+    path: &Path,
+    format: Format,
+    e: std::io::Error,
+    line: Option<u64>,
+) -> Error {
     let decoding = matches!(
         e.kind(),
-        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+        std::io::ErrorKind::InvalidInput
+            | std::io::ErrorKind::InvalidData
+            | std::io::ErrorKind::UnexpectedEof
     );
     if format == Format::CsvGz && decoding {
+        let at = line.map_or_else(String::new, |l| format!("line {l}: "));
+        let truncated = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            " (the compressed data ends early: is the file truncated?)"
+        } else {
+            ""
+        };
         Error::format(
             path,
-            format!("cannot decompress: {e}; expected a gzip-compressed CSV file"),
+            format!(
+                "{at}cannot decompress: {e}{truncated}; expected a complete gzip-compressed CSV file"
+            ),
         )
     } else {
         Error::io(path, e)
@@ -58,7 +74,7 @@ pub(crate) fn block_reader(
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(read_error(path, format, e)),
+            Err(e) => return Err(read_error(path, format, e, Some(1))),
         }
     }
     let carry = if &head[..got] == BOM {
@@ -74,7 +90,7 @@ pub(crate) fn read_header(path: &Path, format: Format, delim: u8) -> Result<Opti
     let mut reader = block_reader(path, format, Some(delim), 1 << 16)?;
     let block = reader
         .next_block()
-        .map_err(|e| read_error(path, format, e))?;
+        .map_err(|e| read_error(path, format, e, Some(reader.line_reached())))?;
     let Some(block) = block else { return Ok(None) };
     Ok(Some(parse_header(path, &block.bytes, delim)?.0))
 }
