@@ -441,7 +441,61 @@ fn a_truncated_gzip_input_is_refused_with_the_line_it_stops_at() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("a line number in {first:?}"));
     assert!(line > lines / 4 && line < lines, "line {line} of {lines}");
-    for name in ["alerts.jsonl", "scores.csv", "manifest.json", "rejected.csv"] {
+    for name in [
+        "alerts.jsonl",
+        "scores.csv",
+        "manifest.json",
+        "rejected.csv",
+    ] {
+        assert!(!out_dir.join(name).exists(), "{name} written");
+    }
+}
+
+/// An input with no records, or whose every record is refused, stops the run before any
+/// scoring with what happened; the refused records stay in `rejected.csv` for the analyst.
+#[test]
+fn nothing_to_score_is_said_plainly_and_the_refused_records_are_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let header = std::fs::read_to_string(sample("transactions.csv"))
+        .expect("read sample")
+        .lines()
+        .next()
+        .expect("header")
+        .to_owned();
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, format!("{header}\n")).expect("write");
+    let empty_arg = empty.display().to_string();
+    let out_dir = dir.path().join("out-empty");
+    let out = run(&out_dir, &[&empty_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no transactions to score: the input holds no records")
+            && err.contains("empty.csv"),
+        "{err}"
+    );
+    assert!(!out_dir.join("manifest.json").exists());
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!("{header}\nT1,2024-01-01T00:00:00Z,A,B\nT2,2024-13-01T00:00:00Z,A,B\n"),
+    )
+    .expect("write");
+    let bad_arg = bad.display().to_string();
+    let out_dir = dir.path().join("out-bad");
+    let out = run(&out_dir, &[&bad_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no transactions to score: all 2 records of")
+            && err.contains("wrong_field_count 2")
+            && err.contains("rejected.csv"),
+        "{err}"
+    );
+    let rejected = std::fs::read_to_string(out_dir.join("rejected.csv")).expect("rejected.csv");
+    assert_eq!(rejected.lines().count(), 3, "{rejected}");
+    for name in ["alerts.jsonl", "scores.csv", "manifest.json"] {
         assert!(!out_dir.join(name).exists(), "{name} written");
     }
 }

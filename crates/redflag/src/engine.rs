@@ -602,6 +602,18 @@ impl Engine {
             }
         };
         timings.ingest = clock.elapsed().as_secs_f64();
+        let report = match &ingested {
+            Accepted::Given(i) => &i.report,
+            Accepted::Owned(i) => &i.report,
+            Accepted::Spilled(_, r) => r,
+        };
+        if report.accepted == 0 {
+            let see = match (&self.out_dir, given) {
+                (Some(dir), None) => format!("; see {}", dir.join("rejected.csv").display()),
+                _ => String::new(),
+            };
+            return Err(Error::Config(nothing_accepted(report, &see)));
+        }
 
         // Features, rules. From here on the table is read only for the ids of the transactions
         // of the 30 days up to `as_of` (evidence): those are taken now, and a table this run
@@ -1129,6 +1141,32 @@ pub(crate) fn file_entry(path: &Path) -> Result<crate::engine::ManifestInput> {
         size,
         sha256: crate::privacy::hex(&h.finalize()),
     })
+}
+
+/// Why a run has nothing to score: the inputs held no record, or every record was rejected
+/// (with the count of each reason, most frequent first, and `see`: where the records are).
+fn nothing_accepted(report: &redflag_io::IngestReport, see: &str) -> String {
+    let files: Vec<String> = report
+        .files
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
+    if report.rows_read == 0 {
+        return format!(
+            "no transactions to score: the input holds no records ({}); expected a header and \
+             at least one transaction",
+            files.join(", ")
+        );
+    }
+    let mut reasons: Vec<(&String, &u64)> = report.reasons.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let reasons: Vec<String> = reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!(
+        "no transactions to score: all {} records of {} were rejected ({}){see}",
+        report.rows_read,
+        files.join(", "),
+        reasons.join(", ")
+    )
 }
 
 /// Where the accepted transactions are while the features are computed.
