@@ -291,3 +291,113 @@ fn parquet_rows_without_a_rate_are_refused_each_with_its_currency_and_values() {
     assert_eq!(without.0, rejects.iter().map(blank).collect::<Vec<_>>());
     assert!(CollectRejects::default().wants_records() && !DiscardRejects.wants_records());
 }
+
+/// Unix times, as crypto and event-stream exports carry them: a Parquet `Int64` column of
+/// milliseconds and a CSV of seconds with fractions, read through `timestamp_format`, give the
+/// instants the same rows give as RFC 3339 text; a value in the wrong unit is refused with
+/// the unit to try.
+#[test]
+fn unix_times_load_through_the_profile_in_any_format() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    use arrow::datatypes::TimestampMicrosecondType;
+
+    let n = 12usize;
+    let t0_ms = 1_709_251_200_000_i64; // 2024-03-01T00:00:00Z
+    let text = |f: &dyn Fn(usize) -> String| -> ArrayRef {
+        Arc::new(StringArray::from_iter((0..n).map(|i| Some(f(i)))))
+    };
+    let ms = |i: usize| t0_ms + i as i64 * 90_250; // 90.25 s apart: fractions of a second
+    let columns = |ts: ArrayRef| {
+        RecordBatch::try_from_iter([
+            ("txn_id", text(&|i| format!("T{i}"))),
+            ("ts", ts),
+            ("sender_id", text(&|i| format!("A{}", i % 3))),
+            ("receiver_id", text(&|_| "B".to_owned())),
+            (
+                "amount",
+                Arc::new(Float64Array::from_iter_values(
+                    (0..n).map(|i| 5.0 + i as f64),
+                )) as ArrayRef,
+            ),
+            ("currency", text(&|_| "USD".to_owned())),
+            ("channel", text(&|_| "ach".to_owned())),
+        ])
+        .expect("batch")
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write_parquet = |name: &str, batch: &RecordBatch| {
+        let path = dir.path().join(name);
+        let file = std::fs::File::create(&path).expect("create");
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+        w.write(batch).expect("write");
+        w.close().expect("close");
+        path
+    };
+    let iso = write_parquet(
+        "iso.parquet",
+        &columns(text(&|i| {
+            chrono::DateTime::from_timestamp_millis(ms(i))
+                .expect("instant")
+                .to_rfc3339()
+        })),
+    );
+    let epoch_ms = write_parquet(
+        "ms.parquet",
+        &columns(Arc::new(Int64Array::from_iter_values((0..n).map(ms)))),
+    );
+    let mut csv = String::from("txn_id,ts,sender_id,receiver_id,amount,currency,channel\n");
+    for i in 0..n {
+        let secs = format!("{}.{:03}", ms(i) / 1000, ms(i) % 1000);
+        csv.push_str(&format!(
+            "T{i},{secs},A{},B,{},USD,ach\n",
+            i % 3,
+            5.0 + i as f64
+        ));
+    }
+    let epoch_s = dir.path().join("s.csv");
+    std::fs::write(&epoch_s, csv).expect("write");
+
+    let profile = |unit: &str| {
+        MappingProfile::from_toml(
+            &format!("name = 'unix'\ntimestamp_format = '{unit}'\ntimezone = 'Europe/Berlin'"),
+            "unix.toml",
+        )
+        .expect("profile")
+    };
+    let times = |path: &Path, p: MappingProfile| -> Vec<i64> {
+        let (got, rejects) = ingest_with(&[path], p, None).expect("ingest");
+        assert!(
+            rejects.is_empty(),
+            "{:?}",
+            rejects.first().map(|r| &r.detail)
+        );
+        let table = concat_batches(&got.schema, &got.batches).expect("concat");
+        table
+            .column_by_name("ts")
+            .expect("ts")
+            .as_primitive::<TimestampMicrosecondType>()
+            .values()
+            .to_vec()
+    };
+    let want = times(&iso, MappingProfile::canonical());
+    assert_eq!(want[1] - want[0], 90_250_000);
+    assert_eq!(times(&epoch_ms, profile("epoch_ms")), want);
+    assert_eq!(times(&epoch_s, profile("epoch_s")), want);
+
+    // Milliseconds read as seconds: every row refused, with the unit to try.
+    let (got, rejects) = ingest_with(&[&epoch_ms], profile("epoch_s"), None).expect("ingest");
+    assert_eq!(got.report.accepted, 0);
+    assert_eq!(rejects.len(), n);
+    assert!(
+        rejects
+            .iter()
+            .all(|r| r.reason == RejectReason::BadTimestamp
+                && r.column == "ts"
+                && r.detail.contains("epoch_ms")),
+        "{}",
+        rejects[0].detail
+    );
+}

@@ -49,7 +49,7 @@ pub use ingest::{
     AcceptSink, IngestOptions, Ingested, OnFileError, ingest, ingest_files, ingest_streaming,
 };
 pub use mapping::{BUILTIN_PROFILES, DateTimeColumns, Generate, IdGenerator, MappingProfile};
-pub use parse::{TimestampParser, ValueError, Zone};
+pub use parse::{EPOCH_FORMATS, TimestampParser, ValueError, Zone};
 pub use reject::{
     CollectRejects, DiscardRejects, Reject, RejectCsvWriter, RejectReason, RejectSink,
     push_csv_field,

@@ -7,7 +7,9 @@
 //! delimiter = ";"              # CSV field delimiter (one character); default ","
 //! decimal_separator = ","      # default "."
 //! timezone = "Europe/Berlin"   # zone of naive timestamps and dates; default "UTC"
-//! timestamp_format = "%d.%m.%Y %H:%M"   # optional strftime; default RFC 3339 / ISO 8601
+//! timestamp_format = "%d.%m.%Y %H:%M"   # optional strftime; default RFC 3339 / ISO 8601;
+//!                              # "epoch_s", "epoch_ms", "epoch_us" or "epoch_ns" for Unix
+//!                              # times (UTC, whatever `timezone` says; text or integer columns)
 //!
 //! [columns]                    # canonical column = source header
 //! txn_id = "Buchungs-ID"
@@ -251,6 +253,19 @@ impl MappingProfile {
                 ),
             ));
         }
+        if let Some(f) = &self.timestamp_format
+            && f.starts_with("epoch")
+            && crate::parse::epoch_unit(f).is_none()
+        {
+            let known: Vec<&str> = crate::parse::EPOCH_FORMATS.iter().map(|e| e.0).collect();
+            return Err(Self::err(
+                origin,
+                format!(
+                    "timestamp_format {f:?} is not a Unix-time unit; expected one of {}",
+                    known.join(", ")
+                ),
+            ));
+        }
         for key in self.columns.keys() {
             Self::canonical_key(origin, "columns", key)?;
         }
@@ -409,6 +424,10 @@ mod tests {
             ("name='x'\ntimezone='Mars/Olympus'", "IANA name"),
             ("name='x'\nbogus=1", "unknown field"),
             ("name='x'\n[constants]\ncurrency='usd'", "ISO 4217"),
+            (
+                "name='x'\ntimestamp_format='epoch_minutes'",
+                "expected one of epoch_s, epoch_ms",
+            ),
         ];
         for (text, want) in cases {
             let e = MappingProfile::from_toml(text, "test.toml").expect_err(text);

@@ -90,8 +90,80 @@ impl Zone {
 pub struct TimestampParser {
     /// Zone of naive timestamps and of dates without a time.
     pub zone: Zone,
-    /// A chrono strftime format (e.g. `%Y/%m/%d %H:%M`); `None` reads RFC 3339 / ISO 8601.
+    /// A chrono strftime format (e.g. `%Y/%m/%d %H:%M`), or one of [`EPOCH_FORMATS`] for Unix
+    /// times; `None` reads RFC 3339 / ISO 8601.
     pub format: Option<String>,
+}
+
+/// The `timestamp_format` values that read Unix times (UTC by definition, whatever the
+/// profile's zone), with the microseconds in one unit as a fraction (numerator, denominator).
+/// A value may carry a decimal fraction (`1709331245.25` in seconds).
+pub const EPOCH_FORMATS: [(&str, i128, i128); 4] = [
+    ("epoch_s", 1_000_000, 1),
+    ("epoch_ms", 1_000, 1),
+    ("epoch_us", 1, 1),
+    ("epoch_ns", 1, 1_000),
+];
+
+/// The Unix-time unit a `timestamp_format` names, if it names one.
+pub(crate) fn epoch_unit(format: &str) -> Option<(&'static str, i128, i128)> {
+    EPOCH_FORMATS
+        .iter()
+        .copied()
+        .find(|(name, _, _)| *name == format)
+}
+
+/// Unix times outside 1900-01-01 .. 2200-01-01 are refused: such a value is almost always
+/// in another unit than the profile says.
+const EPOCH_RANGE_MICROS: std::ops::Range<i64> = -2_208_988_800_000_000..7_258_118_400_000_000;
+
+/// A Unix time `t` (digits, optional sign and decimal fraction) in the unit `(name, num, den)`
+/// to UTC microseconds (truncated toward the past).
+fn parse_epoch(t: &str, (name, num, den): (&str, i128, i128)) -> Result<i64, ValueError> {
+    let bad = || {
+        ValueError::new(
+            RejectReason::BadTimestamp,
+            format!(
+                "unparseable timestamp {t:?}; expected the profile's timestamp_format {name:?}: a Unix time such as 1709331245 (seconds), 1709331245000 (milliseconds)"
+            ),
+        )
+    };
+    let (neg, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 24 || !all_digits(whole) || !all_digits(frac) {
+        return Err(bad());
+    }
+    // Fraction digits past nanoseconds cannot change a microsecond.
+    let frac = &frac[..frac.len().min(9)];
+    let scale = 10i128.pow(frac.len() as u32);
+    let mut value: i128 = whole.parse::<i128>().map_err(|_| bad())? * scale;
+    if !frac.is_empty() {
+        value += frac.parse::<i128>().map_err(|_| bad())?;
+    }
+    if neg {
+        value = -value;
+    }
+    let micros = (value * num).div_euclid(den * scale);
+    match i64::try_from(micros) {
+        Ok(m) if EPOCH_RANGE_MICROS.contains(&m) => Ok(m),
+        _ => {
+            let hint = match name {
+                "epoch_s" => "; is it in milliseconds (timestamp_format = \"epoch_ms\")?",
+                "epoch_ms" => "; is it in seconds (\"epoch_s\") or microseconds (\"epoch_us\")?",
+                _ => "; is it in another unit (epoch_s, epoch_ms, epoch_us, epoch_ns)?",
+            };
+            Err(ValueError::new(
+                RejectReason::BadTimestamp,
+                format!(
+                    "timestamp {t:?} read as {name} falls outside the years 1900 to 2199{hint}"
+                ),
+            ))
+        }
+    }
 }
 
 const TS_EXPECTED: &str = "expected RFC 3339 like 2024-03-01T22:14:05Z or 2024-03-01T23:14:05+01:00, a naive 2024-03-01 22:14:05, or a date 2024-03-01";
@@ -116,6 +188,9 @@ impl TimestampParser {
                 "empty timestamp",
             ));
         }
+        if let Some(unit) = self.format.as_deref().and_then(epoch_unit) {
+            return parse_epoch(t, unit);
+        }
         let parsed = match &self.format {
             None => parse_iso(t.as_bytes()),
             Some(fmt) => parse_with_format(t, fmt),
@@ -126,10 +201,16 @@ impl TimestampParser {
             }
             Some((micros, None)) => self.zone.localize(micros),
             None => {
-                let expected = match &self.format {
+                let mut expected = match &self.format {
                     None => TS_EXPECTED.to_owned(),
                     Some(f) => format!("expected the profile's timestamp_format {f:?}"),
                 };
+                // A bare number of 9 or more digits is a Unix time far more often than a date.
+                if t.len() >= 9 && t.bytes().all(|b| b.is_ascii_digit()) {
+                    expected.push_str(
+                        "; a number like this looks like a Unix time: set timestamp_format = \"epoch_s\" (or \"epoch_ms\", \"epoch_us\", \"epoch_ns\") in the mapping profile",
+                    );
+                }
                 Err(ValueError::new(
                     RejectReason::BadTimestamp,
                     format!("unparseable timestamp {t:?}; {expected}"),
@@ -469,6 +550,63 @@ mod tests {
             utc("").expect_err("empty").reason,
             RejectReason::MissingField
         );
+    }
+
+    #[test]
+    fn unix_times_in_every_unit_are_utc_whatever_the_zone() {
+        let want = utc("2024-03-01T22:14:05Z").expect("valid");
+        let epoch = |unit: &str| TimestampParser {
+            // A zone that would move a naive time: Unix times are UTC already.
+            zone: Zone::parse("Europe/Berlin").expect("tz"),
+            format: Some(unit.to_owned()),
+        };
+        assert_eq!(epoch("epoch_s").parse("1709331245"), Ok(want));
+        assert_eq!(
+            epoch("epoch_s").parse(" 1709331245.25 "),
+            Ok(want + 250_000)
+        );
+        assert_eq!(epoch("epoch_ms").parse("1709331245123"), Ok(want + 123_000));
+        assert_eq!(
+            epoch("epoch_us").parse("1709331245123456"),
+            Ok(want + 123_456)
+        );
+        assert_eq!(
+            epoch("epoch_ns").parse("1709331245123456789"),
+            Ok(want + 123_456)
+        );
+        // Before 1970, and truncated toward the past like the other units.
+        assert_eq!(epoch("epoch_s").parse("-1"), Ok(-1_000_000));
+        assert_eq!(epoch("epoch_ms").parse("-0.5"), Ok(-500));
+        assert_eq!(epoch("epoch_us").parse("-0.5"), Ok(-1));
+        assert_eq!(epoch("epoch_ns").parse("1999"), Ok(1));
+
+        // Milliseconds read as seconds: out of range, with the likely fix.
+        let e = epoch("epoch_s")
+            .parse("1709331245123")
+            .expect_err("year 56000");
+        assert_eq!(e.reason, RejectReason::BadTimestamp);
+        assert!(
+            e.detail.contains("outside the years 1900 to 2199") && e.detail.contains("epoch_ms"),
+            "{}",
+            e.detail
+        );
+        for bad in ["17093312x5", "2024-03-01", "1e9", "", "-", "1.2.3"] {
+            let e = epoch("epoch_s").parse(bad).expect_err(bad);
+            assert!(
+                bad.is_empty() || e.detail.contains("a Unix time such as"),
+                "{bad}: {}",
+                e.detail
+            );
+        }
+        // Without the format, a Unix time is refused with the setting that reads it.
+        let e = utc("1709331245").expect_err("no format");
+        assert!(
+            e.detail.contains("timestamp_format = \"epoch_s\""),
+            "{}",
+            e.detail
+        );
+        let e = utc("12345678").expect_err("not a date either");
+        assert!(!e.detail.contains("epoch_s"), "{}", e.detail);
     }
 
     #[test]
