@@ -230,7 +230,8 @@ pub struct RunArgs {
     /// its features must be the feature table's, in order.
     #[arg(long, value_name = "MODEL.json")]
     pub model: Option<PathBuf>,
-    /// End of every window (RFC 3339). Default: the latest transaction time in the input.
+    /// End of every window (RFC 3339). Default: the latest transaction time in the input. A
+    /// time whose 30 days hold no transaction is refused, with the span of the data.
     #[arg(long, value_name = "TS")]
     pub as_of: Option<String>,
     /// Keep only the top K alerts.

@@ -499,3 +499,49 @@ fn nothing_to_score_is_said_plainly_and_the_refused_records_are_kept() {
         assert!(!out_dir.join(name).exists(), "{name} written");
     }
 }
+
+/// An `--as-of` whose 30 days hold no transaction (a typo in the year, a date before the
+/// data) is refused with the span of the data, in memory and under a memory limit alike.
+#[test]
+fn an_as_of_outside_the_data_is_refused_with_the_data_span() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = sample_args();
+    for (k, as_of) in ["2030-01-01", "2001-06-30"].into_iter().enumerate() {
+        for limit in [None, Some("64MiB")] {
+            let out_dir = dir.path().join(format!("out-{k}-{}", limit.is_some()));
+            let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+            a.extend(["--as-of", as_of]);
+            if let Some(l) = limit {
+                a.extend(["--memory-limit", l]);
+            }
+            let out = run(&out_dir, &a);
+            assert_eq!(out.status.code(), Some(2), "{as_of} {limit:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!(
+                    "as_of {as_of}T00:00:00+00:00: no transaction falls"
+                )) && err.contains("the data runs from 2024-"),
+                "{err}"
+            );
+            assert!(!out_dir.join("manifest.json").exists());
+        }
+    }
+}
+
+/// `--out` naming a file is refused as such, and the file is left as it was.
+#[test]
+fn an_out_path_that_is_a_file_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("results");
+    std::fs::write(&file, "keep me").expect("write");
+    let args = sample_args();
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&file, &a);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("results: exists and is not a directory; expected an output directory"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "keep me");
+}

@@ -515,8 +515,7 @@ impl Engine {
         let opts = IngestOptions::new(profile, rates);
         let ingested = match &self.out_dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+                crate::output::create_out_dir(dir)?;
                 let mut sink = RejectCsvWriter::create(&dir.join("rejected.csv"))?
                     .withhold_records(self.key.is_some());
                 let got = match accept.take() {
@@ -625,11 +624,28 @@ impl Engine {
             Accepted::Given(Ingested { batches, .. })
             | Accepted::Owned(Ingested { batches, .. }) => {
                 let as_of = cfg.as_of.unwrap_or_else(|| latest(batches));
-                (as_of, ids_between(batches, as_of - 30 * DAY, as_of)?)
+                let ids = ids_between(batches, as_of - 30 * DAY, as_of)?;
+                if ids.iter().flatten().all(|a| a.is_empty()) {
+                    return Err(empty_window(as_of, span(batches)));
+                }
+                (as_of, ids)
             }
             Accepted::Spilled(file, _) => {
                 let as_of = match cfg.as_of {
-                    Some(t) => t,
+                    Some(t) => {
+                        // A given `as_of` may leave the window empty: look before the pass.
+                        let (mut inside, mut first, mut last) = (false, i64::MAX, i64::MIN);
+                        file.scan(&[col::TS], &mut |round| {
+                            inside |= round.iter().any(|b| in_window(b, t));
+                            let (f, l) = span(&round);
+                            (first, last) = (first.min(f), last.max(l));
+                            Ok(())
+                        })?;
+                        if !inside {
+                            return Err(empty_window(t, (first, last)));
+                        }
+                        t
+                    }
                     None => {
                         let mut as_of = 0;
                         file.scan(&[col::TS], &mut |round| {
@@ -1191,6 +1207,49 @@ fn partitions_for(rows: usize, limit: u64) -> usize {
     let need = rows as u64 * PARTITION_BYTES_PER_TRANSACTION;
     let per_part = (limit / 3).max(1);
     need.div_ceil(per_part).clamp(1, 256) as usize
+}
+
+/// Whether a batch has a transaction in the 30 days up to `as_of`.
+fn in_window(b: &RecordBatch, as_of: i64) -> bool {
+    b.column_by_name(col::TS)
+        .and_then(|t| t.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>())
+        .is_some_and(|ts| {
+            ts.values()
+                .iter()
+                .any(|&t| t > as_of - 30 * DAY && t <= as_of)
+        })
+}
+
+/// The earliest and latest transaction times of the batches (`i64::MAX`, `i64::MIN` when
+/// there is none).
+fn span(batches: &[RecordBatch]) -> (i64, i64) {
+    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    for b in batches {
+        if let Some(ts) = b
+            .column_by_name(col::TS)
+            .and_then(|t| t.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>())
+        {
+            first = arrow::compute::min(ts).map_or(first, |m| first.min(m));
+            last = arrow::compute::max(ts).map_or(last, |m| last.max(m));
+        }
+    }
+    (first, last)
+}
+
+/// The error of an `as_of` whose 30-day window holds no transaction: every windowed feature
+/// would be empty and the queue meaningless. Names the span of the data (`first`, `last`).
+fn empty_window(as_of: i64, (first, last): (i64, i64)) -> Error {
+    let show = |t: i64| {
+        chrono::DateTime::from_timestamp_micros(t).map_or_else(|| t.to_string(), |d| d.to_rfc3339())
+    };
+    Error::Config(format!(
+        "as_of {}: no transaction falls in the 30 days up to it (the data runs from {} to {}), \
+         so every windowed feature would be empty; give an --as-of within the data, or none \
+         (the latest transaction)",
+        show(as_of),
+        show(first),
+        show(last)
+    ))
 }
 
 /// The latest transaction time of the batches (0 when there is none): the default `as_of`.

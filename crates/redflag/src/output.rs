@@ -17,14 +17,25 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     f.commit().map_err(|e| fail(&e))
 }
 
+/// Creates the output directory `dir` (and its parents) when missing; a file of that name is
+/// refused as such, not with the system's "File exists".
+pub(crate) fn create_out_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Output(format!(
+            "{}: exists and is not a directory; expected an output directory (--out)",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::Output(format!("{}: {e}", dir.display())))
+}
+
 impl AlertSet {
     /// Writes `alerts.jsonl`, `alerts.csv`, `alerts.parquet`, `scores.csv`, `report.html` and
     /// `manifest.json` into `dir` (created when missing), and `reveal.map` first when the run is
     /// pseudonymous. `rejected.csv` is written during the run when the engine has an output
     /// directory.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+        create_out_dir(dir)?;
         match &self.pseudonyms {
             Some(table) => write_file(
                 &dir.join(crate::privacy::REVEAL_MAP),

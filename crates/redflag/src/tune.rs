@@ -345,8 +345,7 @@ impl TuneReport {
     pub fn write(&self, dir: &Path) -> Result<()> {
         use crate::output::write_file;
         use redflag_io::push_csv_field;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Output(format!("{}: {e}", dir.display())))?;
+        crate::output::create_out_dir(dir)?;
         let json = serde_json::to_string_pretty(self).map_err(|e| Error::Output(e.to_string()))?;
         write_file(&dir.join("tune.json"), json.as_bytes())?;
         let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
