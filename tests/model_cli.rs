@@ -137,46 +137,31 @@ fn fits_are_identical_on_one_and_two_threads_and_mismatches_are_named() {
 
     let renamed = dir.path().join("renamed.csv");
     table(&renamed, true);
-    let out = redflag(&[
-        "model",
-        "score",
-        "--model",
-        &p(&dir.path().join("m1.json")),
-        "--input",
-        &p(&renamed),
-        "--out",
-        &p(&dir.path().join("s.csv")),
-        "--exclude",
-        "label",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    // Scoring that must fail, write nothing, and say why (stderr).
+    let refused = |input: &Path, extra: &[&str]| -> String {
+        let (model, scores) = (p(&dir.path().join("m1.json")), p(&dir.path().join("s.csv")));
+        let mut args = vec!["model", "score", "--model", &model, "--out", &scores];
+        let input = p(input);
+        args.extend(["--input", &input]);
+        args.extend(extra);
+        let out = redflag(&args);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(!dir.path().join("s.csv").exists(), "nothing half-written");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = refused(&renamed, &["--exclude", "label"]);
     assert!(
         err.contains("missing from the input: [fan_in]")
             && err.contains("not in the model: [other]"),
         "{err}"
     );
-    assert!(!dir.path().join("s.csv").exists(), "nothing half-written");
-
-    // Scoring the training table without the fit's --exclude: the extra column is named,
-    // with the flag that carries it through.
-    let out = redflag(&[
-        "model",
-        "score",
-        "--model",
-        &p(&dir.path().join("m1.json")),
-        "--input",
-        &p(&t),
-        "--out",
-        &p(&dir.path().join("s.csv")),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    // The training table without the fit's --exclude: the extra column is named, with the
+    // flag that carries it through.
+    let err = refused(&t, &[]);
     assert!(
         err.contains("not in the model: [label]") && err.contains("pass --exclude label"),
         "{err}"
     );
-    assert!(!dir.path().join("s.csv").exists(), "nothing half-written");
 
     let nan = dir.path().join("nan.csv");
     std::fs::write(&nan, "id,a,b\nx,1.0,2.0\ny,NaN,3.0\nz,1.5,2.5\n").expect("write");

@@ -462,31 +462,29 @@ fn nothing_to_score_is_said_plainly_and_the_refused_records_are_kept() {
         .next()
         .expect("header")
         .to_owned();
-    let empty = dir.path().join("empty.csv");
-    std::fs::write(&empty, format!("{header}\n")).expect("write");
-    let empty_arg = empty.display().to_string();
-    let out_dir = dir.path().join("out-empty");
-    let out = run(&out_dir, &[&empty_arg]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    // Runs on a file `name` holding `body`: the run must fail before any output but
+    // `rejected.csv`; gives its stderr and output directory.
+    let refused = |name: &str, body: String| {
+        let input = dir.path().join(name);
+        std::fs::write(&input, body).expect("write");
+        let out_dir = dir.path().join(format!("out-{name}"));
+        let out = run(&out_dir, &[input.to_str().expect("utf8")]);
+        assert_eq!(out.status.code(), Some(2));
+        for name in ["alerts.jsonl", "scores.csv", "manifest.json"] {
+            assert!(!out_dir.join(name).exists(), "{name} written");
+        }
+        (String::from_utf8_lossy(&out.stderr).into_owned(), out_dir)
+    };
+    let (err, _) = refused("empty.csv", format!("{header}\n"));
     assert!(
         err.contains("no transactions to score: the input holds no records")
             && err.contains("empty.csv"),
         "{err}"
     );
-    assert!(!out_dir.join("manifest.json").exists());
-
-    let bad = dir.path().join("bad.csv");
-    std::fs::write(
-        &bad,
+    let (err, out_dir) = refused(
+        "bad.csv",
         format!("{header}\nT1,2024-01-01T00:00:00Z,A,B\nT2,2024-13-01T00:00:00Z,A,B\n"),
-    )
-    .expect("write");
-    let bad_arg = bad.display().to_string();
-    let out_dir = dir.path().join("out-bad");
-    let out = run(&out_dir, &[&bad_arg]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
     assert!(
         err.contains("no transactions to score: all 2 records of")
             && err.contains("wrong_field_count 2")
@@ -495,9 +493,6 @@ fn nothing_to_score_is_said_plainly_and_the_refused_records_are_kept() {
     );
     let rejected = std::fs::read_to_string(out_dir.join("rejected.csv")).expect("rejected.csv");
     assert_eq!(rejected.lines().count(), 3, "{rejected}");
-    for name in ["alerts.jsonl", "scores.csv", "manifest.json"] {
-        assert!(!out_dir.join(name).exists(), "{name} written");
-    }
 }
 
 /// An `--as-of` whose 30 days hold no transaction (a typo in the year, a date before the

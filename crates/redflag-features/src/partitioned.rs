@@ -416,8 +416,8 @@ impl Pass<'_> {
     /// `expected` (how many are kept) sizes the vectors once.
     fn txns(
         &self,
-        wanted: &(dyn Fn(usize) -> bool + Sync),
-        keep: &(dyn Fn(&Row) -> bool + Sync),
+        wanted: &(impl Fn(usize) -> bool + Sync),
+        keep: &(impl Fn(&Row) -> bool + Sync),
         expected: usize,
     ) -> Result<(Txns, Vec<u32>)> {
         self.packed(&prepare::pack_columns(self.cfg), wanted, keep, expected)
@@ -427,8 +427,8 @@ impl Pass<'_> {
     fn packed(
         &self,
         columns: &[&str],
-        wanted: &(dyn Fn(usize) -> bool + Sync),
-        keep: &(dyn Fn(&Row) -> bool + Sync),
+        wanted: &(impl Fn(usize) -> bool + Sync),
+        keep: &(impl Fn(&Row) -> bool + Sync),
         expected: usize,
     ) -> Result<(Txns, Vec<u32>)> {
         let c = &self.codes;
@@ -441,7 +441,11 @@ impl Pass<'_> {
                 .par_iter()
                 .zip(firsts)
                 .map(|(b, &start)| {
-                    let mut packed = vec![Row::default(); b.num_rows()];
+                    // The wanted rows, asked once each; only they are packed.
+                    let select: Vec<u32> = (0..b.num_rows() as u32)
+                        .filter(|&i| wanted(start + i as usize))
+                        .collect();
+                    let mut packed = vec![Row::default(); select.len()];
                     prepare::batch_rows(
                         b,
                         start,
@@ -451,15 +455,17 @@ impl Pass<'_> {
                         &c.receiver,
                         [&c.city, &c.region, &c.location, &c.merchant],
                         &self.kind_of,
-                        Some(wanted),
+                        Some(&select),
                         &mut packed,
                     )?;
-                    let n = (start..start + b.num_rows()).filter(|&g| wanted(g)).count();
-                    let mut kept = (Vec::with_capacity(n), Vec::with_capacity(n));
-                    for (i, r) in packed.into_iter().enumerate() {
-                        if wanted(start + i) && keep(&r) {
+                    let mut kept = (
+                        Vec::with_capacity(packed.len()),
+                        Vec::with_capacity(packed.len()),
+                    );
+                    for (r, &i) in packed.into_iter().zip(&select) {
+                        if keep(&r) {
                             kept.0.push(r);
-                            kept.1.push((start + i) as u32);
+                            kept.1.push(start as u32 + i);
                         }
                     }
                     Ok(kept)

@@ -591,8 +591,8 @@ pub(crate) fn prepare(
     })
 }
 
-/// Packs batch `b` (input rows from `start`) into `out`; with `wanted`, only the rows it
-/// admits (by input row), the others left as they are.
+/// Packs batch `b` (input rows from `start`) into `out`: every row, or with `select` only
+/// those rows of the batch (ascending), `out[k]` being row `select[k]`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn batch_rows(
     b: &RecordBatch,
@@ -603,10 +603,10 @@ pub(crate) fn batch_rows(
     receiver: &[u32],
     [city, region, location, merchant]: [&Option<Vec<u32>>; 4],
     kind_of: &[AtomicU8],
-    wanted: Option<&(dyn Fn(usize) -> bool + Sync)>,
+    select: Option<&[u32]>,
     out: &mut [Row],
 ) -> Result<()> {
-    let n = b.num_rows();
+    let n = select.map_or(b.num_rows(), <[u32]>::len);
     let ts = column(b, col::TS)?
         .as_primitive_opt::<TimestampMicrosecondType>()
         .ok_or(Error::ColumnType(col::TS, "timestamp(us, UTC)"))?;
@@ -643,11 +643,8 @@ pub(crate) fn batch_rows(
     });
     let corridor = text_test(text(col::RECEIVER_COUNTRY), |c| cfg.corridors.contains(c));
 
-    for (i, slot) in out.iter_mut().enumerate().take(n) {
-        // Rows the caller does not want (by input row) are left as they are.
-        if wanted.is_some_and(|w| !w(start + i)) {
-            continue;
-        }
+    for (k, slot) in out.iter_mut().enumerate().take(n) {
+        let i = select.map_or(k, |s| s[k] as usize);
         let ch_key = channel.keys().value(i);
         let ch = Channel::ALL
             .get(ch_key as usize)
