@@ -134,22 +134,22 @@ fn parse_epoch(t: &str, (name, num, den): (&str, i128, i128)) -> Result<i64, Val
     };
     let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 24 || !all_digits(whole) || !all_digits(frac) {
+    if whole.is_empty() || !all_digits(whole) || !all_digits(frac) {
         return Err(bad());
     }
-    // Fraction digits past nanoseconds cannot change a microsecond.
+    // Fraction digits past nanoseconds cannot change a microsecond. More than 19 whole digits
+    // is out of range in any unit (and would overflow the arithmetic below).
     let frac = &frac[..frac.len().min(9)];
     let scale = 10i128.pow(frac.len() as u32);
-    let mut value: i128 = whole.parse::<i128>().map_err(|_| bad())? * scale;
-    if !frac.is_empty() {
-        value += frac.parse::<i128>().map_err(|_| bad())?;
-    }
-    if neg {
-        value = -value;
-    }
-    let micros = (value * num).div_euclid(den * scale);
-    match i64::try_from(micros) {
-        Ok(m) if EPOCH_RANGE_MICROS.contains(&m) => Ok(m),
+    let micros = (whole.len() <= 19).then(|| {
+        let whole: i128 = whole.parse().unwrap_or_default();
+        let frac: i128 = frac.parse().unwrap_or_default();
+        let value = whole * scale + frac;
+        let value = if neg { -value } else { value };
+        (value * num).div_euclid(den * scale)
+    });
+    match micros.and_then(|m| i64::try_from(m).ok()) {
+        Some(m) if EPOCH_RANGE_MICROS.contains(&m) => Ok(m),
         _ => {
             let hint = match name {
                 "epoch_s" => "; is it in milliseconds (timestamp_format = \"epoch_ms\")?",
@@ -590,6 +590,11 @@ mod tests {
             "{}",
             e.detail
         );
+        // Far too many digits for any unit: out of range, not an overflow.
+        let e = epoch("epoch_s")
+            .parse("170933124512345678901234567890")
+            .expect_err("too long");
+        assert!(e.detail.contains("outside the years"), "{}", e.detail);
         for bad in ["17093312x5", "2024-03-01", "1e9", "", "-", "1.2.3"] {
             let e = epoch("epoch_s").parse(bad).expect_err(bad);
             assert!(
