@@ -70,12 +70,7 @@ pub fn rejected_summary(report: &redflag_io::IngestReport, see: &str) -> Vec<Str
     if report.rejected == 0 {
         return Vec::new();
     }
-    let mut reasons: Vec<(&str, u64)> = report
-        .reasons
-        .iter()
-        .map(|(k, v)| (k.as_str(), *v))
-        .collect();
-    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let reasons = report.reasons_by_count();
     let listed: Vec<String> = reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let mut lines = vec![format!(
         "redflag: {} of {} records rejected ({}); see {see}",

@@ -312,7 +312,7 @@ impl State<'_> {
                     while blocks.len() < k {
                         let got = reader.next_block();
                         match got.map_err(|e| {
-                            read_csv::read_error(path, format, e, Some(reader.line_reached()))
+                            read_csv::read_error(path, format, e, reader.line_reached())
                         })? {
                             Some(b) => {
                                 blocks.push((b, *first));

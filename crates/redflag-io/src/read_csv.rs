@@ -28,13 +28,8 @@ pub(crate) fn open_text(path: &Path, format: Format) -> Result<Box<dyn Read + Se
 }
 
 /// Maps a read error to one that names the file, and for compressed input says it could not
-/// be decompressed and from which line on (`line`: where the reader had got to, when known).
-pub(crate) fn read_error(
-    path: &Path,
-    format: Format,
-    e: std::io::Error,
-    line: Option<u64>,
-) -> Error {
+/// be decompressed and from which line on (`line`: where the reader had got to).
+pub(crate) fn read_error(path: &Path, format: Format, e: std::io::Error, line: u64) -> Error {
     let decoding = matches!(
         e.kind(),
         std::io::ErrorKind::InvalidInput
@@ -42,7 +37,6 @@ pub(crate) fn read_error(
             | std::io::ErrorKind::UnexpectedEof
     );
     if format == Format::CsvGz && decoding {
-        let at = line.map_or_else(String::new, |l| format!("line {l}: "));
         let truncated = if e.kind() == std::io::ErrorKind::UnexpectedEof {
             " (the compressed data ends early: is the file truncated?)"
         } else {
@@ -51,7 +45,7 @@ pub(crate) fn read_error(
         Error::format(
             path,
             format!(
-                "{at}cannot decompress: {e}{truncated}; expected a complete gzip-compressed CSV file"
+                "line {line}: cannot decompress: {e}{truncated}; expected a complete gzip-compressed CSV file"
             ),
         )
     } else {
@@ -74,7 +68,7 @@ pub(crate) fn block_reader(
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(read_error(path, format, e, Some(1))),
+            Err(e) => return Err(read_error(path, format, e, 1)),
         }
     }
     let carry = if &head[..got] == BOM {
@@ -90,7 +84,7 @@ pub(crate) fn read_header(path: &Path, format: Format, delim: u8) -> Result<Opti
     let mut reader = block_reader(path, format, Some(delim), 1 << 16)?;
     let block = reader
         .next_block()
-        .map_err(|e| read_error(path, format, e, Some(reader.line_reached())))?;
+        .map_err(|e| read_error(path, format, e, reader.line_reached()))?;
     let Some(block) = block else { return Ok(None) };
     Ok(Some(parse_header(path, &block.bytes, delim)?.0))
 }

@@ -20,9 +20,10 @@ use crate::source::Format;
 pub(crate) fn read_header(path: &Path) -> Result<Option<Vec<String>>> {
     let mut reader = crate::read_csv::block_reader(path, Format::Ndjson, None, 1 << 16)?;
     let mut first_error: Option<String> = None;
-    while let Some(block) = reader.next_block().map_err(|e| {
-        crate::read_csv::read_error(path, Format::Ndjson, e, Some(reader.line_reached()))
-    })? {
+    while let Some(block) = reader
+        .next_block()
+        .map_err(|e| crate::read_csv::read_error(path, Format::Ndjson, e, reader.line_reached()))?
+    {
         for (i, line) in block.bytes.split(|&b| b == b'\n').enumerate() {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.iter().all(u8::is_ascii_whitespace) {

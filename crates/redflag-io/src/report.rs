@@ -92,6 +92,14 @@ impl IngestReport {
         self.files.push(file);
     }
 
+    /// Rejected records per reason code, most frequent first (ties by code).
+    pub fn reasons_by_count(&self) -> Vec<(&str, u64)> {
+        let mut reasons: Vec<(&str, u64)> =
+            self.reasons.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        reasons
+    }
+
     /// Files that could not be used.
     pub fn failed_files(&self) -> impl Iterator<Item = &FileReport> {
         self.files.iter().filter(|f| f.error.is_some())

@@ -1174,9 +1174,11 @@ fn nothing_accepted(report: &redflag_io::IngestReport, see: &str) -> String {
             files.join(", ")
         );
     }
-    let mut reasons: Vec<(&String, &u64)> = report.reasons.iter().collect();
-    reasons.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-    let reasons: Vec<String> = reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let reasons: Vec<String> = report
+        .reasons_by_count()
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     format!(
         "no transactions to score: all {} records of {} were rejected ({}){see}",
         report.rows_read,
@@ -1223,17 +1225,14 @@ fn in_window(b: &RecordBatch, as_of: i64) -> bool {
 /// The earliest and latest transaction times of the batches (`i64::MAX`, `i64::MIN` when
 /// there is none).
 fn span(batches: &[RecordBatch]) -> (i64, i64) {
-    let (mut first, mut last) = (i64::MAX, i64::MIN);
-    for b in batches {
-        if let Some(ts) = b
-            .column_by_name(col::TS)
-            .and_then(|t| t.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>())
-        {
-            first = arrow::compute::min(ts).map_or(first, |m| first.min(m));
-            last = arrow::compute::max(ts).map_or(last, |m| last.max(m));
-        }
-    }
-    (first, last)
+    batches
+        .par_iter()
+        .filter_map(|b| {
+            let ts = b.column_by_name(col::TS)?;
+            let ts = ts.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()?;
+            Some((arrow::compute::min(ts)?, arrow::compute::max(ts)?))
+        })
+        .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)))
 }
 
 /// The error of an `as_of` whose 30-day window holds no transaction: every windowed feature
@@ -1254,15 +1253,10 @@ fn empty_window(as_of: i64, (first, last): (i64, i64)) -> Error {
 
 /// The latest transaction time of the batches (0 when there is none): the default `as_of`.
 fn latest(batches: &[RecordBatch]) -> i64 {
-    batches
-        .par_iter()
-        .filter_map(|b| {
-            let ts = b.column_by_name(col::TS)?;
-            let ts = ts.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()?;
-            arrow::compute::max(ts)
-        })
-        .max()
-        .unwrap_or(0)
+    match span(batches) {
+        (_, i64::MIN) => 0,
+        (_, last) => last,
+    }
 }
 
 /// Per batch, the `txn_id`s of its transactions with `from < ts <= to`, in order (`None` for a
