@@ -126,7 +126,7 @@ for i, r in enumerate(rows):
 # The deliberately bad records.
 rows[100]["amount"] = -5.0
 rows[200]["channel"] = "Wire"
-rows[300]["currency"] = "usd"
+rows[300]["currency"] = "US$"
 rows[400]["receiver_id"] = None
 rows[500]["txn_id"] = rows[499]["txn_id"]
 

@@ -313,7 +313,7 @@ fn timestamps_with_offsets_naive_and_dates() {
 fn duplicate_ids_keep_the_first_and_unknown_channels_are_refused() {
     let text = format!(
         "{HEADER}\nT1,2024-03-01T10:00:00Z,A,B,10,USD,ach\nT1,2024-03-01T10:00:00Z,X,B,10,USD,ach\n\
-         T2,2024-03-01T10:00:00Z,A,B,10,USD,Wire\nT3,2024-03-01T10:00:00Z,A,B,10,usd,ach\n\
+         T2,2024-03-01T10:00:00Z,A,B,10,USD,Wire\nT3,2024-03-01T10:00:00Z,A,B,10,US$,ach\n\
          T4,2024-03-01T10:00:00Z,A,,10,USD,ach\n"
     );
     let (counts, rejects, got) = run(text.as_bytes());
@@ -339,6 +339,54 @@ fn duplicate_ids_keep_the_first_and_unknown_channels_are_refused() {
         rejects[1].detail
     );
     assert_eq!(rejects[0].record, "T1,2024-03-01T10:00:00Z,X,B,10,USD,ach");
+}
+
+/// Exports write codes and enum values in other cases: `usd`, `ACH`, `Card Present`. Each
+/// is read as the one schema value it can only mean; `Wire` (domestic or international?) is
+/// still refused.
+#[test]
+fn codes_and_enum_values_in_another_case_are_read_as_the_schema_spells_them() {
+    let text = "txn_id,ts,sender_id,receiver_id,amount,currency,channel,status,sender_kind,geo_country\n\
+                T1,2024-03-01T10:00:00Z,A,B,10,usd,ACH,Completed,ACCOUNT,de\n\
+                T2,2024-03-01T10:00:00Z,A,B,10, eur ,Card Present,reversed,Wallet,FR\n\
+                T3,2024-03-01T10:00:00Z,A,B,10,USDt,wire-intl, ATTEMPTED ,account,gb\n\
+                T4,2024-03-01T10:00:00Z,A,B,10,USD,Wire,completed,account,DE\n\
+                T5,2024-03-01T10:00:00Z,A,B,10,USD,ach,done,account,DE\n\
+                T6,2024-03-01T10:00:00Z,A,B,10,USD,ach,completed,account,Germany\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = write(&dir, "t.csv", text.as_bytes());
+    let rates = write(
+        &dir,
+        "rates.csv",
+        b"date,currency,rate_to_base\n2024-03-01,EUR,1.1\n2024-03-01,USDT,1.0\n",
+    );
+    let rates = redflag_io::RateTable::from_file(&rates, "USD").expect("rates");
+    let (got, rejects) =
+        ingest_with(&[&p], MappingProfile::canonical(), Some(rates)).expect("ingest");
+    assert_eq!(
+        reasons(&rejects),
+        [
+            (5, "channel", RejectReason::UnknownEnumValue),
+            (6, "status", RejectReason::UnknownEnumValue),
+            (7, "geo_country", RejectReason::BadValue),
+        ]
+    );
+    let texts = |name: &str| -> Vec<String> {
+        got.batches
+            .iter()
+            .flat_map(|b| {
+                let t = Text::of(b.column_by_name(name).expect("column").as_ref()).expect("text");
+                (0..t.len()).map(move |i| t.get(i).unwrap_or("-").to_owned())
+            })
+            .collect()
+    };
+    assert_eq!(texts("currency"), ["USD", "EUR", "USDT"]);
+    assert_eq!(texts("channel"), ["ach", "card_present", "wire_intl"]);
+    assert_eq!(texts("status"), ["completed", "reversed", "attempted"]);
+    assert_eq!(texts("sender_kind"), ["account", "wallet", "account"]);
+    assert_eq!(texts("geo_country"), ["DE", "FR", "GB"]);
+    // The FX rate is found under the code as the schema spells it.
+    assert_eq!(f64_column(&got, "amount_base"), [10.0, 11.0, 10.0]);
 }
 
 #[test]

@@ -80,11 +80,11 @@ pub(crate) fn check_text_value(c: Column, v: &str) -> Result<(), ValueError> {
         ValueKind::Channel => enum_key::<Channel>(v).map(|_| ()),
         ValueKind::Status => enum_key::<Status>(v).map(|_| ()),
         ValueKind::PartyKind => enum_key::<PartyKind>(v).map(|_| ()),
-        ValueKind::Currency if !is_currency(v) => bad(
+        ValueKind::Currency if !is_currency(&code_spelling(v)) => bad(
             RejectReason::BadCurrency,
             format!("currency {v:?} is not an ISO 4217 code like USD or an asset ticker like BTC"),
         ),
-        ValueKind::Country if !is_country(v) => bad(
+        ValueKind::Country if !is_country(&code_spelling(v)) => bad(
             RejectReason::BadValue,
             format!("country {v:?} is not an ISO 3166-1 alpha-2 code like DE"),
         ),
@@ -97,8 +97,37 @@ pub(crate) fn check_text_value(c: Column, v: &str) -> Result<(), ValueError> {
     }
 }
 
+/// A currency or country code as written in the schema: without surrounding blanks, in upper
+/// case (`usd` and ` de ` are `USD` and `DE`; codes are upper case by definition, so no two
+/// codes become one).
+pub(crate) fn code_spelling(v: &str) -> Cow<'_, str> {
+    let t = v.trim();
+    if t.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(t.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(t)
+    }
+}
+
+/// An enum value as the schema spells it: without surrounding blanks, in lower case, with
+/// spaces and hyphens as underscores (`ACH`, `Card Present` and `wire-intl` are `ach`,
+/// `card_present` and `wire_intl`). The canonical values are distinct lower-case snake_case
+/// words, so no two of them become one.
+fn enum_spelling(v: &str) -> String {
+    v.trim()
+        .chars()
+        .map(|ch| match ch {
+            ' ' | '-' => '_',
+            _ => ch.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// The key of a canonical enum value, written as the schema spells it or as [`enum_spelling`]
+/// reads it.
 fn enum_key<E: CanonicalEnum>(v: &str) -> Result<u8, ValueError> {
-    E::parse_canonical(v).map(E::key).ok_or_else(|| {
+    let parsed = E::parse_canonical(v).or_else(|| E::parse_canonical(&enum_spelling(v)));
+    parsed.map(E::key).ok_or_else(|| {
         ValueError::new(
             RejectReason::UnknownEnumValue,
             format!(
@@ -516,7 +545,7 @@ impl Converter<'_> {
             d = d.nulls_as_empty();
         }
         let values = d.values.as_string::<i32>();
-        let mut mapped = has_map.then(|| StringBuilder::with_capacity(values.len(), 8));
+        let mut texts: Vec<Cow<'_, str>> = Vec::with_capacity(values.len());
         let mut verdicts = Vec::with_capacity(values.len());
         for v in 0..values.len() {
             let text = if values.is_null(v) {
@@ -524,26 +553,23 @@ impl Converter<'_> {
             } else {
                 values.value(v)
             };
-            let text = if has_map {
-                self.profile.map_value(c, text)
-            } else {
-                text
-            };
-            if let Some(b) = mapped.as_mut() {
-                b.append_value(text);
-            }
+            let text = code_spelling(self.profile.map_value(c, text));
             verdicts.push(if text.is_empty() {
                 Verdict::Empty
             } else {
-                match check_text_value(c, text) {
+                match check_text_value(c, &text) {
                     Ok(()) => Verdict::Keep,
                     Err(e) => Verdict::Refuse(e),
                 }
             });
+            texts.push(text);
         }
-        let values = match mapped {
-            Some(mut b) => Arc::new(b.finish()) as ArrayRef,
-            None => d.values.clone(),
+        // The values as read, unless a value map or a spelling changed one of them.
+        let changed = (0..values.len()).any(|v| values.is_valid(v) && texts[v] != values.value(v));
+        let values = if changed {
+            Arc::new(StringArray::from_iter_values(texts)) as ArrayRef
+        } else {
+            d.values.clone()
         };
         d.finish(c, verdicts, values, f)
     }

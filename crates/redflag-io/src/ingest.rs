@@ -926,7 +926,7 @@ mod dictionary_tests {
         let rows: [(&str, Option<&str>, &str, Option<&str>); 5] = [
             ("T1", Some("USD"), "Wire", Some("Cafe")),
             ("T2", None, "ach", None),
-            ("T3", Some("usd"), "ach", Some("Cafe")),
+            ("T3", Some("US$"), "ach", Some("Cafe")),
             ("T4", Some("USD"), "Telex", Some("")),
             ("T5", Some("USD"), "Wire", Some("Bar")),
         ];
@@ -982,7 +982,7 @@ mod dictionary_tests {
 
         let (from_csv, csv_rejects) = ingest_one(csv_path, Format::Csv);
         let (from_pq, pq_rejects) = ingest_one(pq_path, Format::Parquet);
-        // T3: "usd" is not a code; T4: "Telex" maps to no channel.
+        // T3: "US$" is not a code; T4: "Telex" maps to no channel.
         let want = vec![
             (4, "currency".to_owned(), RejectReason::BadCurrency),
             (5, "channel".to_owned(), RejectReason::UnknownEnumValue),

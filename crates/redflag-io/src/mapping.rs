@@ -31,6 +31,10 @@
 //! txn_id = "line"              # no id column: use "<file name>:<line>"
 //! ```
 //!
+//! Codes and enum values need no map for another case or for spaces or hyphens in place of
+//! underscores: `usd`, `Card Present` and `wire-intl` are read as `USD`, `card_present` and
+//! `wire_intl`.
+//!
 //! A canonical column that the profile does not mention is read from a header of the same name,
 //! when there is one. Source columns that map to nothing are ignored. Header names are trimmed; a
 //! repeated header name gets `.1`, `.2`, ... appended for its later occurrences (as pandas does),
@@ -423,7 +427,7 @@ mod tests {
             ("name='x'\ndelimiter=';;'", "one ASCII character"),
             ("name='x'\ntimezone='Mars/Olympus'", "IANA name"),
             ("name='x'\nbogus=1", "unknown field"),
-            ("name='x'\n[constants]\ncurrency='usd'", "ISO 4217"),
+            ("name='x'\n[constants]\ncurrency='US$'", "ISO 4217"),
             (
                 "name='x'\ntimestamp_format='epoch_minutes'",
                 "expected one of epoch_s, epoch_ms",
