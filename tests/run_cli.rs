@@ -26,7 +26,9 @@ fn run_writes_every_output_and_the_counts_add_up() {
     let dir = tempfile::tempdir().expect("tempdir");
     let args = sample_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let started = std::time::Instant::now();
     let out = run(dir.path(), &args);
+    let wall = started.elapsed().as_secs_f64();
     assert!(
         out.status.success(),
         "{}",
@@ -66,6 +68,19 @@ fn run_writes_every_output_and_the_counts_add_up() {
     assert_eq!(input["sha256"].as_str(), Some(want.as_str()));
     assert_eq!(input["size"].as_u64(), Some(bytes.len() as u64));
     assert_eq!(manifest["seed"], 7);
+    // Every stage is timed, the outputs too; the stages follow one another inside the run.
+    let timings = manifest["timings"].as_object().expect("timings");
+    let mut stages: Vec<&str> = timings.keys().map(String::as_str).collect();
+    stages.sort_unstable();
+    assert_eq!(
+        stages,
+        ["alerts", "features", "ingest", "model", "output", "rules"]
+    );
+    let spent: f64 = timings.values().map(|t| t.as_f64().expect("seconds")).sum();
+    assert!(
+        timings.values().all(|t| t.as_f64() > Some(0.0)) && spent < wall,
+        "{timings:?}: {spent} s of a {wall} s run"
+    );
     // The forest's training hash (BLAKE3, hex) is recorded, and every alert quotes it.
     let training = manifest["model"]["training_blake3"]
         .as_str()

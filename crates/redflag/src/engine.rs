@@ -192,6 +192,9 @@ pub struct StageTimings {
     pub model: f64,
     /// Scoring, ranking, cases, evidence.
     pub alerts: f64,
+    /// After the alerts: the input files' hashes (when not yet computed beside the run),
+    /// pseudonyms, and writing the outputs, all but `manifest.json`, which records this.
+    pub output: f64,
 }
 
 /// The audit record of a run (`manifest.json`).
@@ -1024,6 +1027,7 @@ impl Engine {
             alerts[i].case_id = alerts[root].alert_id.clone();
         }
         timings.alerts = clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
 
         // The files ingest read, as it expanded them.
         let inputs = hashing
@@ -1104,9 +1108,14 @@ impl Engine {
         if let Some(key) = &self.key {
             set.pseudonymize(key.clone(), features.as_of, &engine.pack().sha256)?;
         }
-        if let Some(dir) = &self.out_dir {
-            self.stage(Stage::Write);
-            set.write(dir)?;
+        match &self.out_dir {
+            Some(dir) => {
+                self.stage(Stage::Write);
+                set.write_outputs(dir)?;
+                set.manifest.timings.output = clock.elapsed().as_secs_f64();
+                set.write_manifest(dir)?;
+            }
+            None => set.manifest.timings.output = clock.elapsed().as_secs_f64(),
         }
         Ok(set)
     }

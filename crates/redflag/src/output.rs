@@ -35,6 +35,12 @@ impl AlertSet {
     /// pseudonymous. `rejected.csv` is written during the run when the engine has an output
     /// directory.
     pub fn write(&self, dir: &Path) -> Result<()> {
+        self.write_outputs(dir)?;
+        self.write_manifest(dir)
+    }
+
+    /// [`AlertSet::write`] without the manifest.
+    pub(crate) fn write_outputs(&self, dir: &Path) -> Result<()> {
         create_out_dir(dir)?;
         match &self.pseudonyms {
             Some(table) => write_file(
@@ -68,7 +74,11 @@ impl AlertSet {
             .par_iter()
             .map(|write| write())
             .collect::<Result<Vec<()>>>()?;
+        Ok(())
+    }
 
+    /// `manifest.json`, which says the run is complete: written after every other output.
+    pub(crate) fn write_manifest(&self, dir: &Path) -> Result<()> {
         let manifest = serde_json::to_string_pretty(&self.manifest)
             .map_err(|e| Error::Output(e.to_string()))?;
         write_file(&dir.join("manifest.json"), manifest.as_bytes())
