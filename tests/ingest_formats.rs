@@ -401,3 +401,185 @@ fn unix_times_load_through_the_profile_in_any_format() {
         rejects[0].detail
     );
 }
+
+/// A bank statement names one account and the other party, with a signed amount: negative
+/// paid out (`-12,50`, or `12,50-` as some exports write it), positive paid in. The profile's
+/// `[statement]` turns each row into sender, receiver and a positive amount, names included,
+/// from CSV text and from Parquet numbers alike; a zero or unreadable amount is refused.
+#[test]
+fn a_statement_with_signed_amounts_loads_as_sender_and_receiver() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+
+    let profile = MappingProfile::from_toml(
+        r#"
+        name = "statement"
+        delimiter = ";"
+        decimal_separator = ","
+        [columns]
+        txn_id = "Ref"
+        ts = "Datum"
+        amount = "Betrag"
+        channel = "Art"
+        [constants]
+        currency = "EUR"
+        [values.channel]
+        "Lastschrift" = "ach"
+        [statement]
+        account = "Konto"
+        counterparty = "Gegenkonto"
+        account_name = "Inhaber"
+        counterparty_name = "Name"
+        "#,
+        "statement.toml",
+    )
+    .expect("profile");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("konto.csv");
+    std::fs::write(
+        &csv,
+        "Ref;Datum;Konto;Inhaber;Gegenkonto;Name;Betrag;Art\n\
+         1;2024-03-01;DE01;Ana;DE77;Landlord;-950,00;Lastschrift\n\
+         2;2024-03-02;DE01;Ana;DE55;Employer;2100,00;Lastschrift\n\
+         3;2024-03-03;DE01;Ana;DE66;Kiosk;12,50-;Lastschrift\n\
+         4;2024-03-04;DE01;Ana;DE88;Zero;0,00;Lastschrift\n\
+         5;2024-03-05;DE01;Ana;DE99;Text;zwölf;Lastschrift\n\
+         6;2024-03-06;DE01;Ana;DE44;Refund;+30,00;Lastschrift\n",
+    )
+    .expect("write");
+    let parties = |got: &redflag_io::Ingested| -> Vec<(String, String, String, String, f64)> {
+        let table = concat_batches(&got.schema, &got.batches).expect("concat");
+        let text = |name: &str| -> Vec<String> {
+            let t = Text::of(table.column_by_name(name).expect("column").as_ref()).expect("text");
+            (0..t.len())
+                .map(|i| t.get(i).unwrap_or("-").to_owned())
+                .collect()
+        };
+        let amount = table
+            .column_by_name("amount")
+            .expect("amount")
+            .as_primitive::<Float64Type>()
+            .values()
+            .to_vec();
+        let (s, r, sn, rn) = (
+            text("sender_id"),
+            text("receiver_id"),
+            text("sender_name"),
+            text("receiver_name"),
+        );
+        (0..amount.len())
+            .map(|i| {
+                (
+                    s[i].clone(),
+                    r[i].clone(),
+                    sn[i].clone(),
+                    rn[i].clone(),
+                    amount[i],
+                )
+            })
+            .collect()
+    };
+    let eur = || RateTable::base_only("EUR").expect("eur");
+    let (got, rejects) = ingest_with(&[&csv], profile.clone(), Some(eur())).expect("ingest");
+    let row = |s: &str, r: &str, sn: &str, rn: &str, a: f64| {
+        (s.to_owned(), r.to_owned(), sn.to_owned(), rn.to_owned(), a)
+    };
+    assert_eq!(
+        parties(&got),
+        [
+            row("DE01", "DE77", "Ana", "Landlord", 950.0),
+            row("DE55", "DE01", "Employer", "Ana", 2100.0),
+            row("DE01", "DE66", "Ana", "Kiosk", 12.5),
+            row("DE44", "DE01", "Refund", "Ana", 30.0),
+        ]
+    );
+    let refused: Vec<(u64, &str, RejectReason)> = rejects
+        .iter()
+        .map(|r| (r.line, r.column.as_str(), r.reason))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            (5, "Betrag", RejectReason::BadAmount),
+            (6, "Betrag", RejectReason::BadAmount)
+        ]
+    );
+    assert!(
+        rejects[0].detail.contains("moves no money"),
+        "{}",
+        rejects[0].detail
+    );
+
+    // The same statement as Parquet: numbers for amounts and account numbers.
+    let n = 3;
+    let text = |v: [&str; 3]| -> ArrayRef { Arc::new(StringArray::from(v.to_vec())) };
+    let batch = RecordBatch::try_from_iter([
+        ("Ref", text(["1", "2", "3"])),
+        ("Datum", text(["2024-03-01", "2024-03-02", "2024-03-03"])),
+        (
+            "Konto",
+            Arc::new(Int64Array::from(vec![1001; n])) as ArrayRef,
+        ),
+        ("Inhaber", text(["Ana", "Ana", "Ana"])),
+        (
+            "Gegenkonto",
+            Arc::new(Int64Array::from(vec![7007, 5005, 6006])) as ArrayRef,
+        ),
+        ("Name", text(["Landlord", "Employer", "Kiosk"])),
+        (
+            "Betrag",
+            Arc::new(Float64Array::from(vec![-950.0, 2100.0, -12.5])) as ArrayRef,
+        ),
+        ("Art", text(["Lastschrift", "Lastschrift", "Lastschrift"])),
+    ])
+    .expect("batch");
+    let pq = dir.path().join("konto.parquet");
+    let file = std::fs::File::create(&pq).expect("create");
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let (got, rejects) = ingest_with(&[&pq], profile, Some(eur())).expect("ingest");
+    assert!(
+        rejects.is_empty(),
+        "{:?}",
+        rejects.first().map(|r| &r.detail)
+    );
+    assert_eq!(
+        parties(&got),
+        [
+            row("1001", "7007", "Ana", "Landlord", 950.0),
+            row("5005", "1001", "Employer", "Ana", 2100.0),
+            row("1001", "6006", "Ana", "Kiosk", 12.5),
+        ]
+    );
+}
+
+/// A `[statement]` profile that also names sender or receiver columns, names one side only,
+/// or makes the amount a constant cannot say who paid, and is refused as such.
+#[test]
+fn a_statement_profile_that_cannot_say_who_paid_is_refused() {
+    // (tables before [statement], keys inside it, what the error says)
+    let text = |before: &str, inside: &str| {
+        format!("name = 's'\n{before}[statement]\naccount = 'A'\ncounterparty = 'B'\n{inside}")
+    };
+    MappingProfile::from_toml(&text("", ""), "s.toml").expect("a plain statement profile");
+    let cases = [
+        (
+            "[columns]\nsender_id = 'X'\n",
+            "",
+            "`sender_id` is given by [statement]",
+        ),
+        (
+            "",
+            "account_name = 'N'\n",
+            "both account_name and counterparty_name",
+        ),
+        ("[constants]\namount = '5'\n", "", "must be a column"),
+    ];
+    for (before, inside, want) in cases {
+        let text = text(before, inside);
+        let e = MappingProfile::from_toml(&text, "s.toml").expect_err(&text);
+        assert!(e.to_string().contains(want), "{text}: {e}");
+    }
+}

@@ -29,7 +29,7 @@ use crate::fx::{RateTable, Series};
 use crate::mapping::MappingProfile;
 use crate::parse::{
     TimestampParser, ValueError, check_amount, is_country, is_currency, parse_amount, parse_int_in,
-    parse_mcc,
+    parse_mcc, parse_signed_amount,
 };
 use crate::plan::{FilePlan, Source};
 use crate::reject::RejectReason;
@@ -291,6 +291,7 @@ impl Converter<'_> {
         let mut ts_out: Option<ArrayRef> = None;
         let mut amount_out: Option<ArrayRef> = None;
         let mut currency_out: Option<ArrayRef> = None;
+        let paid_out = self.paid_out(chunk)?;
         for field in self.schema.fields() {
             let Some(c) = Column::from_name(field.name()) else {
                 return Err(Error::Option(format!(
@@ -311,11 +312,13 @@ impl Converter<'_> {
                 .map(|(_, s)| s)
                 .unwrap_or(&Source::Absent);
             let column = match source {
-                Source::Field { header, .. } | Source::DateTime { header, .. } => header.clone(),
+                Source::Field { header, .. }
+                | Source::DateTime { header, .. }
+                | Source::Statement { header, .. } => header.clone(),
                 _ => c.name().to_owned(),
             };
             let mut f = Faults::new(&mut faults, order, &column);
-            let arr = self.column(c, source, chunk, &mut f)?;
+            let arr = self.column(c, source, chunk, paid_out.as_deref(), &mut f)?;
             match c {
                 Column::Ts => ts_out = Some(arr.clone()),
                 Column::Amount => amount_out = Some(arr.clone()),
@@ -361,17 +364,72 @@ impl Converter<'_> {
         })
     }
 
+    /// With a [`crate::Statement`] profile: whether each row's amount is negative (the
+    /// statement's account paid). A row whose amount cannot be read counts as paid in; the
+    /// amount column refuses it.
+    fn paid_out(&self, chunk: &RawChunk) -> Result<Option<Vec<bool>>> {
+        if self.profile.statement.is_none() {
+            return Ok(None);
+        }
+        let Some(Source::Field { slot, .. }) = self
+            .plan
+            .sources
+            .iter()
+            .find(|(c, _)| *c == Column::Amount)
+            .map(|(_, s)| s)
+        else {
+            return Ok(Some(vec![false; chunk.num_rows]));
+        };
+        let raw = &chunk.columns[*slot];
+        if raw.data_type().is_numeric() {
+            let v = cast(raw, &DataType::Float64)?;
+            let v = v.as_primitive::<Float64Type>();
+            return Ok(Some(v.values().iter().map(|&x| x < 0.0).collect()));
+        }
+        let s = self.utf8(raw, Column::Amount)?;
+        Ok(Some(
+            (0..s.len())
+                .map(|row| {
+                    s.is_valid(row)
+                        && parse_signed_amount(s.value(row), self.decimal).is_ok_and(|v| v < 0.0)
+                })
+                .collect(),
+        ))
+    }
+
     fn column(
         &self,
         c: Column,
         source: &Source,
         chunk: &RawChunk,
+        paid_out: Option<&[bool]>,
         f: &mut Faults<'_>,
     ) -> Result<ArrayRef> {
         let n = chunk.num_rows;
         let raw: ArrayRef = match source {
             Source::Absent => return Ok(new_null_array(&c.data_type(), n)),
             Source::Field { slot, .. } => chunk.columns[*slot].clone(),
+            Source::Statement {
+                account,
+                counterparty,
+                sender,
+                ..
+            } => {
+                let a = self.utf8(&chunk.columns[*account], c)?;
+                let p = self.utf8(&chunk.columns[*counterparty], c)?;
+                let paid_out = paid_out.unwrap_or_default();
+                let mut b = StringBuilder::with_capacity(n, a.value_data().len());
+                for row in 0..n {
+                    // The account is the sender of what it paid, the receiver of the rest.
+                    let side = if paid_out.get(row) == Some(sender) {
+                        &a
+                    } else {
+                        &p
+                    };
+                    b.append_option(side.is_valid(row).then(|| side.value(row)));
+                }
+                Arc::new(b.finish())
+            }
             Source::Constant(v) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
                 v.as_str(),
                 n,
@@ -699,9 +757,18 @@ impl Converter<'_> {
         let mut out = Vec::with_capacity(n);
         let mut valid = Vec::with_capacity(n);
         let dt = raw.data_type();
+        // A statement's amounts are signed: the magnitude is the amount.
+        let signed = self.profile.statement.is_some();
         if dt.is_numeric() {
             let v = cast(raw, &DataType::Float64)?;
             let v = v.as_primitive::<Float64Type>();
+            let magnitude;
+            let v = if signed {
+                magnitude = v.unary::<_, Float64Type>(f64::abs);
+                &magnitude
+            } else {
+                v
+            };
             if v.null_count() == 0 && v.values().iter().all(|&x| check_amount(x).is_ok()) {
                 // Every amount valid (the usual case): the values as they are, without a copy.
                 return Ok(Arc::new(Float64Array::new(v.values().clone(), None)));
@@ -722,6 +789,8 @@ impl Converter<'_> {
             for row in 0..n {
                 let r = if s.is_null(row) {
                     Err(ValueError::new(RejectReason::MissingField, "empty amount"))
+                } else if signed {
+                    parse_signed_amount(s.value(row), self.decimal).map(f64::abs)
                 } else {
                     parse_amount(s.value(row), self.decimal)
                 };

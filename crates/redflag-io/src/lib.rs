@@ -48,7 +48,9 @@ pub use fx::RateTable;
 pub use ingest::{
     AcceptSink, IngestOptions, Ingested, OnFileError, ingest, ingest_files, ingest_streaming,
 };
-pub use mapping::{BUILTIN_PROFILES, DateTimeColumns, Generate, IdGenerator, MappingProfile};
+pub use mapping::{
+    BUILTIN_PROFILES, DateTimeColumns, Generate, IdGenerator, MappingProfile, Statement,
+};
 pub use parse::{EPOCH_FORMATS, TimestampParser, ValueError, Zone};
 pub use reject::{
     CollectRejects, DiscardRejects, Reject, RejectCsvWriter, RejectReason, RejectSink,

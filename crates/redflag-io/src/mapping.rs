@@ -29,6 +29,12 @@
 //!
 //! [generate]
 //! txn_id = "line"              # no id column: use "<file name>:<line>"
+//!
+//! [statement]                  # one account's statement: instead of sender_id, receiver_id
+//! account = "Konto"            # the statement's account
+//! counterparty = "Gegenkonto"  # the other party; a negative amount is paid to it, a
+//! account_name = "Inhaber"     # positive one paid by it (names optional, both or none)
+//! counterparty_name = "Name"
 //! ```
 //!
 //! Codes and enum values need no map for another case or for spaces or hyphens in place of
@@ -89,6 +95,43 @@ pub struct Generate {
     pub txn_id: Option<IdGenerator>,
 }
 
+/// One account's statement: every row moves money into or out of `account`, and the sign of
+/// the amount says which. A negative amount (`-12.50`, or `12.50-` as some bank exports write
+/// it) was paid by the account to the counterparty; a positive one was paid in by the
+/// counterparty. `sender_id` and `receiver_id` (and the names, when given) are read from these
+/// columns accordingly, and `amount` is the magnitude.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    /// Header of the statement's own account.
+    pub account: String,
+    /// Header of the other party's account.
+    pub counterparty: String,
+    /// Header of the account holder's name, if any.
+    #[serde(default)]
+    pub account_name: Option<String>,
+    /// Header of the other party's name, if any.
+    #[serde(default)]
+    pub counterparty_name: Option<String>,
+}
+
+impl Statement {
+    /// The canonical (sender, receiver) columns it gives, with the (account, counterparty)
+    /// headers they are read from.
+    pub(crate) fn pairs(&self) -> Vec<(Column, Column, &str, &str)> {
+        let mut out = vec![(
+            Column::SenderId,
+            Column::ReceiverId,
+            self.account.as_str(),
+            self.counterparty.as_str(),
+        )];
+        if let (Some(a), Some(c)) = (&self.account_name, &self.counterparty_name) {
+            out.push((Column::SenderName, Column::ReceiverName, a, c));
+        }
+        out
+    }
+}
+
 /// A mapping profile (see the module documentation for the file format).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -125,6 +168,9 @@ pub struct MappingProfile {
     /// Generated columns.
     #[serde(default)]
     pub generate: Generate,
+    /// One account's statement with signed amounts, instead of sender and receiver columns.
+    #[serde(default)]
+    pub statement: Option<Statement>,
 }
 
 fn default_delimiter() -> String {
@@ -158,6 +204,7 @@ impl MappingProfile {
             constants: BTreeMap::new(),
             values: BTreeMap::new(),
             generate: Generate::default(),
+            statement: None,
         }
     }
 
@@ -330,6 +377,39 @@ impl MappingProfile {
                 origin,
                 "[generate] txn_id and a txn_id column are both given; keep one".into(),
             ));
+        }
+        if let Some(st) = &self.statement {
+            if st.account_name.is_some() != st.counterparty_name.is_some() {
+                return Err(Self::err(
+                    origin,
+                    "[statement] names need both account_name and counterparty_name: the \
+                     sign of the amount says which of them paid"
+                        .into(),
+                ));
+            }
+            if self.constants.contains_key("amount") {
+                return Err(Self::err(
+                    origin,
+                    "[statement] reads who paid from the sign of the amount, so `amount` must \
+                     be a column, not a constant"
+                        .into(),
+                ));
+            }
+            for (s, r, _, _) in st.pairs() {
+                for c in [s, r] {
+                    if self.columns.contains_key(c.name()) || self.constants.contains_key(c.name())
+                    {
+                        return Err(Self::err(
+                            origin,
+                            format!(
+                                "`{}` is given by [statement] (account or counterparty, by the \
+                                 sign of the amount) and by [columns] or [constants]; keep one",
+                                c.name()
+                            ),
+                        ));
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -422,14 +422,7 @@ pub fn parse_amount(text: &str, decimal: u8) -> Result<f64, ValueError> {
     if t.is_empty() {
         return Err(ValueError::new(RejectReason::MissingField, "empty amount"));
     }
-    let parsed = if decimal == b'.' {
-        t.parse::<f64>().ok()
-    } else if t.contains('.') {
-        None
-    } else {
-        t.replace(decimal as char, ".").parse::<f64>().ok()
-    };
-    match parsed {
+    match parse_decimal(t, decimal) {
         None => Err(ValueError::new(
             RejectReason::BadAmount,
             format!(
@@ -465,6 +458,50 @@ pub fn check_amount(v: f64) -> Result<f64, ValueError> {
         ))
     } else {
         Ok(v)
+    }
+}
+
+/// A decimal number written with `decimal` as its separator (`1234,50` with a comma; a
+/// thousands separator is not a number).
+fn parse_decimal(t: &str, decimal: u8) -> Option<f64> {
+    if decimal == b'.' {
+        t.parse::<f64>().ok()
+    } else if t.contains('.') {
+        None
+    } else {
+        t.replace(decimal as char, ".").parse::<f64>().ok()
+    }
+}
+
+/// A statement's signed amount (see [`crate::Statement`]): `-12.50`, `+12.50`, `12.50`, or
+/// `12.50-` with the minus at the end as some bank exports write debits. Negative means the
+/// statement's account paid. Zero moves no money and is refused.
+pub fn parse_signed_amount(text: &str, decimal: u8) -> Result<f64, ValueError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(ValueError::new(RejectReason::MissingField, "empty amount"));
+    }
+    let (negative, digits) = match (t.strip_prefix('-'), t.strip_suffix('-')) {
+        (Some(d), _) | (None, Some(d)) => (true, d),
+        (None, None) => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let sep = decimal as char;
+    match parse_decimal(digits, decimal) {
+        Some(v) if v.is_finite() && v > 0.0 => Ok(if negative { -v } else { v }),
+        Some(0.0) => Err(ValueError::new(
+            RejectReason::BadAmount,
+            format!(
+                "amount {t:?} moves no money; expected a signed amount like -12{sep}50 (paid by \
+                 the account) or 12{sep}50 (paid in)"
+            ),
+        )),
+        _ => Err(ValueError::new(
+            RejectReason::BadAmount,
+            format!(
+                "amount {t:?} is not a number; expected a signed amount like -12{sep}50 (paid by \
+                 the account) or 12{sep}50 (paid in)"
+            ),
+        )),
     }
 }
 

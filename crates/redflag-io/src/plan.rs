@@ -22,6 +22,14 @@ pub(crate) enum Source {
     },
     /// `<file name>:<line>`.
     LineId,
+    /// A statement's account or counterparty column (slots), whichever paid (`sender`) or was
+    /// paid, by the sign of the row's amount.
+    Statement {
+        account: usize,
+        counterparty: usize,
+        sender: bool,
+        header: String,
+    },
     /// The file does not supply this optional column.
     Absent,
 }
@@ -66,7 +74,20 @@ impl FilePlan {
             if c.is_derived() {
                 continue;
             }
-            let source = if let Some(v) = profile.constants.get(c.name()) {
+            let statement = profile.statement.as_ref().and_then(|st| {
+                st.pairs()
+                    .into_iter()
+                    .find(|(s, r, _, _)| *s == c || *r == c)
+                    .map(|(s, _, a, p)| (s == c, a, p))
+            });
+            let source = if let Some((sender, a, p)) = statement {
+                Source::Statement {
+                    account: plan.slot_of(header, a).ok_or_else(|| missing(c, a))?,
+                    counterparty: plan.slot_of(header, p).ok_or_else(|| missing(c, p))?,
+                    sender,
+                    header: format!("{a}/{p}"),
+                }
+            } else if let Some(v) = profile.constants.get(c.name()) {
                 Source::Constant(v.clone())
             } else if c == Column::TxnId && profile.generate.txn_id == Some(IdGenerator::Line) {
                 Source::LineId
