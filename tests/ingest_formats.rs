@@ -539,7 +539,7 @@ fn a_statement_with_signed_amounts_loads_as_sender_and_receiver() {
     let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
     w.write(&batch).expect("write");
     w.close().expect("close");
-    let (got, rejects) = ingest_with(&[&pq], profile, Some(eur())).expect("ingest");
+    let (got, rejects) = ingest_with(&[&pq], profile.clone(), Some(eur())).expect("ingest");
     assert!(
         rejects.is_empty(),
         "{:?}",
@@ -552,6 +552,43 @@ fn a_statement_with_signed_amounts_loads_as_sender_and_receiver() {
             row("5005", "1001", "Employer", "Ana", 2100.0),
             row("1001", "6006", "Ana", "Kiosk", 12.5),
         ]
+    );
+
+    // Amounts without a sign and a debit/credit column (Soll/Haben): the column decides, and a
+    // value that is neither is refused.
+    let mut dc = profile;
+    let st = dc.statement.as_mut().expect("statement");
+    st.debit_credit = Some("S/H".into());
+    st.debit = vec!["S".into()];
+    st.credit = vec!["H".into()];
+    let csv = dir.path().join("soll-haben.csv");
+    std::fs::write(
+        &csv,
+        "Ref;Datum;Konto;Inhaber;Gegenkonto;Name;Betrag;S/H;Art\n\
+         1;2024-03-01;DE01;Ana;DE77;Landlord;950,00;S;Lastschrift\n\
+         2;2024-03-02;DE01;Ana;DE55;Employer;2100,00; H ;Lastschrift\n\
+         3;2024-03-03;DE01;Ana;DE66;Kiosk;12,50;X;Lastschrift\n",
+    )
+    .expect("write");
+    let (got, rejects) = ingest_with(&[&csv], dc, Some(eur())).expect("ingest");
+    assert_eq!(
+        parties(&got),
+        [
+            row("DE01", "DE77", "Ana", "Landlord", 950.0),
+            row("DE55", "DE01", "Employer", "Ana", 2100.0),
+        ]
+    );
+    let refused: Vec<(u64, &str, RejectReason)> = rejects
+        .iter()
+        .map(|r| (r.line, r.column.as_str(), r.reason))
+        .collect();
+    assert_eq!(refused, [(4, "S/H", RejectReason::BadValue)]);
+    assert!(
+        rejects[0]
+            .detail
+            .contains("neither a debit (S) nor a credit (H)"),
+        "{}",
+        rejects[0].detail
     );
 }
 
@@ -576,6 +613,17 @@ fn a_statement_profile_that_cannot_say_who_paid_is_refused() {
             "both account_name and counterparty_name",
         ),
         ("[constants]\namount = '5'\n", "", "must be a column"),
+        (
+            "",
+            "debit_credit = 'S/H'\n",
+            "needs the values that mean each way",
+        ),
+        ("", "debit = ['S']\n", "need the debit_credit column"),
+        (
+            "",
+            "debit_credit = 'DC'\ndebit = ['D']\ncredit = ['C', 'D']\n",
+            "\"D\" is both a debit and a credit value",
+        ),
     ];
     for (before, inside, want) in cases {
         let text = text(before, inside);

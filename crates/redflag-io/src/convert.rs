@@ -291,7 +291,7 @@ impl Converter<'_> {
         let mut ts_out: Option<ArrayRef> = None;
         let mut amount_out: Option<ArrayRef> = None;
         let mut currency_out: Option<ArrayRef> = None;
-        let paid_out = self.paid_out(chunk)?;
+        let paid_out = self.paid_out(chunk, &mut faults)?;
         for field in self.schema.fields() {
             let Some(c) = Column::from_name(field.name()) else {
                 return Err(Error::Option(format!(
@@ -364,12 +364,46 @@ impl Converter<'_> {
         })
     }
 
-    /// With a [`crate::Statement`] profile: whether each row's amount is negative (the
-    /// statement's account paid). A row whose amount cannot be read counts as paid in; the
-    /// amount column refuses it.
-    fn paid_out(&self, chunk: &RawChunk) -> Result<Option<Vec<bool>>> {
-        if self.profile.statement.is_none() {
+    /// With a [`crate::Statement`] profile: whether the statement's account paid, row by row:
+    /// its debit/credit indicator says so (a value that is neither is a fault), else a
+    /// negative amount. A row whose amount cannot be read counts as paid in; the amount column
+    /// refuses it.
+    fn paid_out(&self, chunk: &RawChunk, faults: &mut Vec<RowFault>) -> Result<Option<Vec<bool>>> {
+        let Some(st) = &self.profile.statement else {
             return Ok(None);
+        };
+        if let Some((slot, header)) = &self.plan.debit_credit {
+            let order = Column::ALL
+                .iter()
+                .position(|x| *x == Column::Amount)
+                .unwrap_or(0) as u16;
+            let mut f = Faults::new(faults, order, header);
+            let s = self.utf8(&chunk.columns[*slot], Column::Amount)?;
+            let mut out = Vec::with_capacity(s.len());
+            for row in 0..s.len() {
+                let v = if s.is_valid(row) {
+                    s.value(row).trim()
+                } else {
+                    ""
+                };
+                let is = |values: &[String]| values.iter().any(|d| d == v);
+                out.push(is(&st.debit));
+                if !is(&st.debit) && !is(&st.credit) {
+                    f.push(
+                        row,
+                        ValueError::new(
+                            RejectReason::BadValue,
+                            format!(
+                                "debit/credit indicator {v:?} is neither a debit ({}) nor a \
+                                 credit ({})",
+                                st.debit.join(", "),
+                                st.credit.join(", ")
+                            ),
+                        ),
+                    );
+                }
+            }
+            return Ok(Some(out));
         }
         let Some(Source::Field { slot, .. }) = self
             .plan
@@ -757,7 +791,8 @@ impl Converter<'_> {
         let mut out = Vec::with_capacity(n);
         let mut valid = Vec::with_capacity(n);
         let dt = raw.data_type();
-        // A statement's amounts are signed: the magnitude is the amount.
+        // A statement's amounts are signed (or their sign is not read, with a debit/credit
+        // indicator): the magnitude is the amount.
         let signed = self.profile.statement.is_some();
         if dt.is_numeric() {
             let v = cast(raw, &DataType::Float64)?;

@@ -35,6 +35,9 @@
 //! counterparty = "Gegenkonto"  # the other party; a negative amount is paid to it, a
 //! account_name = "Inhaber"     # positive one paid by it (names optional, both or none)
 //! counterparty_name = "Name"
+//! debit_credit = "S/H"         # optional: amounts without a sign, a debit/credit column says
+//! debit = ["S"]                # which way; its values for money paid by the account
+//! credit = ["H"]               # and for money paid in (any other value is refused)
 //! ```
 //!
 //! Codes and enum values need no map for another case or for spaces or hyphens in place of
@@ -113,6 +116,17 @@ pub struct Statement {
     /// Header of the other party's name, if any.
     #[serde(default)]
     pub counterparty_name: Option<String>,
+    /// Header of a debit/credit indicator, for exports whose amounts carry no sign: its
+    /// `debit` values mean the account paid, its `credit` values that it was paid; the amount
+    /// is then read as a magnitude, whatever its sign.
+    #[serde(default)]
+    pub debit_credit: Option<String>,
+    /// Indicator values meaning the account paid (`S`, `D`, `Debit`, ...).
+    #[serde(default)]
+    pub debit: Vec<String>,
+    /// Indicator values meaning the account was paid (`H`, `C`, `Credit`, ...).
+    #[serde(default)]
+    pub credit: Vec<String>,
 }
 
 impl Statement {
@@ -385,6 +399,28 @@ impl MappingProfile {
                     "[statement] names need both account_name and counterparty_name: the \
                      sign of the amount says which of them paid"
                         .into(),
+                ));
+            }
+            if st.debit_credit.is_some() && (st.debit.is_empty() || st.credit.is_empty()) {
+                return Err(Self::err(
+                    origin,
+                    "[statement] debit_credit needs the values that mean each way: debit = \
+                     [\"S\", \"D\"] and credit = [\"H\", \"C\"], for example"
+                        .into(),
+                ));
+            }
+            if st.debit_credit.is_none() && !(st.debit.is_empty() && st.credit.is_empty()) {
+                return Err(Self::err(
+                    origin,
+                    "[statement] debit and credit values need the debit_credit column they \
+                     are read from"
+                        .into(),
+                ));
+            }
+            if let Some(v) = st.debit.iter().find(|v| st.credit.contains(v)) {
+                return Err(Self::err(
+                    origin,
+                    format!("[statement] {v:?} is both a debit and a credit value"),
                 ));
             }
             if self.constants.contains_key("amount") {

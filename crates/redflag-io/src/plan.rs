@@ -47,6 +47,8 @@ pub(crate) struct FilePlan {
     pub sources: Vec<(Column, Source)>,
     /// Number of header columns.
     pub width: usize,
+    /// A statement's debit/credit indicator: slot and header.
+    pub debit_credit: Option<(usize, String)>,
 }
 
 impl FilePlan {
@@ -62,6 +64,7 @@ impl FilePlan {
             slot_names: Vec::new(),
             sources: Vec::new(),
             width: header.len(),
+            debit_credit: None,
         };
         let missing = |c: Column, looked_for: &str| Error::MissingColumn {
             path: path.to_owned(),
@@ -115,6 +118,16 @@ impl FilePlan {
                 }
             };
             plan.sources.push((c, source));
+        }
+        if let Some(name) = profile
+            .statement
+            .as_ref()
+            .and_then(|st| st.debit_credit.as_ref())
+        {
+            let slot = plan
+                .slot_of(header, name)
+                .ok_or_else(|| missing(Column::Amount, name))?;
+            plan.debit_credit = Some((slot, name.clone()));
         }
         Ok(plan)
     }
