@@ -63,7 +63,13 @@ impl std::fmt::Debug for Key {
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * bytes.len());
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
@@ -290,22 +296,35 @@ impl Pseudonyms {
             )));
         }
         let cipher = self.key.cipher();
-        let lines: Vec<String> = pairs
-            .par_iter()
-            .map(|(p, raw)| {
-                let sealed = cipher
-                    .encrypt(
-                        Nonce::from_slice(&self.key.nonce(p)),
-                        Payload {
-                            msg: raw.as_bytes(),
-                            aad: p.as_bytes(),
-                        },
-                    )
-                    .map_err(|_| Error::Output("encrypting reveal.map failed".into()))?;
-                Ok(format!("{p}\t{}\n", hex(&sealed)))
+        // Lines in parallel pieces, joined in order.
+        let pieces: Vec<String> = pairs
+            .par_chunks(4096)
+            .map(|chunk| {
+                let mut piece = String::new();
+                for (p, raw) in chunk {
+                    let sealed = cipher
+                        .encrypt(
+                            Nonce::from_slice(&self.key.nonce(p)),
+                            Payload {
+                                msg: raw.as_bytes(),
+                                aad: p.as_bytes(),
+                            },
+                        )
+                        .map_err(|_| Error::Output("encrypting reveal.map failed".into()))?;
+                    piece.push_str(p);
+                    piece.push('\t');
+                    piece.push_str(&hex(&sealed));
+                    piece.push('\n');
+                }
+                Ok(piece)
             })
             .collect::<Result<_>>()?;
-        Ok(format!("{MAP_HEADER} {}\n", self.key.fingerprint()) + &lines.concat())
+        let mut map = format!("{MAP_HEADER} {}\n", self.key.fingerprint());
+        map.reserve(pieces.iter().map(String::len).sum());
+        for piece in pieces {
+            map.push_str(&piece);
+        }
+        Ok(map)
     }
 }
 
@@ -688,6 +707,12 @@ mod tests {
 
     fn key(b: u8) -> Key {
         Key::from_bytes(&[b; 32])
+    }
+
+    #[test]
+    fn hex_is_two_lower_case_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff, 0x10]), "000fa5ff10");
+        assert_eq!(unhex(&hex(&[7, 200, 33])), Some(vec![7, 200, 33]));
     }
 
     #[test]
