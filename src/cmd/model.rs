@@ -14,7 +14,7 @@ use linfa::ParamGuard;
 use ndarray::Array2;
 use rayon::prelude::*;
 use redflag_iforest::{IsolationForest, IsolationForestParams, SplitKind};
-use redflag_io::{AtomicFile, ParquetTable, push_csv_field, read_table};
+use redflag_io::{AtomicFile, ParquetTable, push_csv_field, push_fixed, read_table};
 
 use crate::cli::ModelCommand;
 
@@ -409,7 +409,10 @@ fn write_scores(
                         s.push(',');
                     }
                     let score = scores[offset + r];
-                    s.push_str(&format!("{score:.6},{:.3}\n", forest.percentile(score)));
+                    push_fixed(&mut s, score, 6);
+                    s.push(',');
+                    push_fixed(&mut s, forest.percentile(score), 3);
+                    s.push('\n');
                 }
                 s
             })

@@ -54,7 +54,7 @@ pub use mapping::{
 pub use parse::{EPOCH_FORMATS, TimestampParser, ValueError, Zone};
 pub use reject::{
     CollectRejects, DiscardRejects, Reject, RejectCsvWriter, RejectReason, RejectSink,
-    push_csv_field,
+    push_csv_field, push_fixed,
 };
 pub use report::{FileReport, IngestReport};
 pub use source::{Format, expand_inputs};

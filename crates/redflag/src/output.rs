@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use rayon::prelude::*;
-use redflag_io::{AtomicFile, push_csv_field};
+use redflag_io::{AtomicFile, push_csv_field, push_fixed};
 
 use crate::engine::AlertSet;
 use crate::{Error, Result};
@@ -157,11 +157,13 @@ impl AlertSet {
                 let mut piece = String::with_capacity(chunk.len() * 64);
                 for s in chunk {
                     push_csv_field(&mut piece, &s.entity_id);
-                    let _ = writeln!(
-                        piece,
-                        ",{},{:.6},{:.6},{:.6},{}",
-                        s.entity_kind, s.risk, s.rule_score, s.anomaly_score, s.rank
-                    );
+                    piece.push(',');
+                    piece.push_str(&s.entity_kind);
+                    for v in [s.risk, s.rule_score, s.anomaly_score] {
+                        piece.push(',');
+                        push_fixed(&mut piece, v, 6);
+                    }
+                    let _ = writeln!(piece, ",{}", s.rank);
                 }
                 piece
             })
