@@ -10,7 +10,7 @@ use arrow::datatypes::Float64Type;
 use redflag_io::{MappingProfile, RateTable, RejectReason};
 use redflag_schema::Text;
 
-use crate::util::{ingest_with, sample};
+use crate::util::{ingest_with, reasons, sample};
 
 fn load(
     path: &str,
@@ -494,12 +494,8 @@ fn a_statement_with_signed_amounts_loads_as_sender_and_receiver() {
             row("DE44", "DE01", "Refund", "Ana", 30.0),
         ]
     );
-    let refused: Vec<(u64, &str, RejectReason)> = rejects
-        .iter()
-        .map(|r| (r.line, r.column.as_str(), r.reason))
-        .collect();
     assert_eq!(
-        refused,
+        reasons(&rejects),
         [
             (5, "Betrag", RejectReason::BadAmount),
             (6, "Betrag", RejectReason::BadAmount)
@@ -578,11 +574,7 @@ fn a_statement_with_signed_amounts_loads_as_sender_and_receiver() {
             row("DE55", "DE01", "Employer", "Ana", 2100.0),
         ]
     );
-    let refused: Vec<(u64, &str, RejectReason)> = rejects
-        .iter()
-        .map(|r| (r.line, r.column.as_str(), r.reason))
-        .collect();
-    assert_eq!(refused, [(4, "S/H", RejectReason::BadValue)]);
+    assert_eq!(reasons(&rejects), [(4, "S/H", RejectReason::BadValue)]);
     assert!(
         rejects[0]
             .detail

@@ -8,7 +8,7 @@ use arrow::datatypes::{Float64Type, TimestampMicrosecondType};
 use redflag_io::{MappingProfile, RejectReason};
 use redflag_schema::Text;
 
-use crate::util::ingest_with;
+use crate::util::{ingest_with, reasons};
 
 const HEADER: &str = "txn_id,ts,sender_id,receiver_id,amount,currency,channel";
 
@@ -31,13 +31,6 @@ fn run(
     let (got, rejects) = ingest_with(&[&p], MappingProfile::canonical(), None).expect("ingest");
     let r = &got.report;
     ((r.rows_read, r.accepted, r.rejected), rejects, got)
-}
-
-fn reasons(rejects: &[redflag_io::Reject]) -> Vec<(u64, &str, RejectReason)> {
-    rejects
-        .iter()
-        .map(|r| (r.line, r.column.as_str(), r.reason))
-        .collect()
 }
 
 fn f64_column(got: &redflag_io::Ingested, name: &str) -> Vec<f64> {

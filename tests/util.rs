@@ -94,3 +94,11 @@ pub fn ingest_with(
     assert_eq!(got.num_rows() as u64, got.report.accepted);
     Ok((got, rejects.0))
 }
+
+/// Each rejected record's line, column and reason, in order.
+pub fn reasons(rejects: &[redflag_io::Reject]) -> Vec<(u64, &str, redflag_io::RejectReason)> {
+    rejects
+        .iter()
+        .map(|r| (r.line, r.column.as_str(), r.reason))
+        .collect()
+}

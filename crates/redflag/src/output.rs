@@ -29,6 +29,31 @@ pub(crate) fn create_out_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Output(format!("{}: {e}", dir.display())))
 }
 
+/// `head`, then a line (or lines) per item of `items` appended by `line`: rendered in parallel
+/// pieces, joined in item order.
+pub(crate) fn render_in_pieces<T: Sync>(
+    head: &str,
+    items: &[T],
+    line: impl Fn(&mut String, &T) -> Result<()> + Sync,
+) -> Result<String> {
+    let pieces: Vec<String> = items
+        .par_chunks(4096)
+        .map(|chunk| {
+            let mut piece = String::new();
+            for item in chunk {
+                line(&mut piece, item)?;
+            }
+            Ok(piece)
+        })
+        .collect::<Result<_>>()?;
+    let mut out = String::with_capacity(head.len() + pieces.iter().map(String::len).sum::<usize>());
+    out.push_str(head);
+    for piece in pieces {
+        out.push_str(&piece);
+    }
+    Ok(out)
+}
+
 impl AlertSet {
     /// Writes `alerts.jsonl`, `alerts.csv`, `alerts.parquet`, `scores.csv`, `report.html` and
     /// `manifest.json` into `dir` (created when missing), and `reveal.map` first when the run is
@@ -68,7 +93,12 @@ impl AlertSet {
                     crate::report::render(self).as_bytes(),
                 )
             },
-            &|| write_file(&dir.join("scores.csv"), self.render_scores_csv().as_bytes()),
+            &|| {
+                write_file(
+                    &dir.join("scores.csv"),
+                    self.render_scores_csv()?.as_bytes(),
+                )
+            },
         ];
         outputs
             .par_iter()
@@ -147,34 +177,19 @@ impl AlertSet {
     }
 
     /// `scores.csv`: every entity scored, in rank order.
-    fn render_scores_csv(&self) -> String {
+    fn render_scores_csv(&self) -> Result<String> {
         let header = "entity_id,entity_kind,risk,rule_score,anomaly_score,rank\n";
-        // One row per entity: rendered in parallel pieces, joined in order.
-        let pieces: Vec<String> = self
-            .scores
-            .par_chunks(4096)
-            .map(|chunk| {
-                let mut piece = String::with_capacity(chunk.len() * 64);
-                for s in chunk {
-                    push_csv_field(&mut piece, &s.entity_id);
-                    piece.push(',');
-                    piece.push_str(&s.entity_kind);
-                    for v in [s.risk, s.rule_score, s.anomaly_score] {
-                        piece.push(',');
-                        push_fixed(&mut piece, v, 6);
-                    }
-                    let _ = writeln!(piece, ",{}", s.rank);
-                }
-                piece
-            })
-            .collect();
-        let mut scores =
-            String::with_capacity(header.len() + pieces.iter().map(String::len).sum::<usize>());
-        scores.push_str(header);
-        for p in pieces {
-            scores.push_str(&p);
-        }
-        scores
+        render_in_pieces(header, &self.scores, |out, s| {
+            push_csv_field(out, &s.entity_id);
+            out.push(',');
+            out.push_str(&s.entity_kind);
+            for v in [s.risk, s.rule_score, s.anomaly_score] {
+                out.push(',');
+                push_fixed(out, v, 6);
+            }
+            let _ = writeln!(out, ",{}", s.rank);
+            Ok(())
+        })
     }
 
     /// `alerts.parquet`: the columns of `alerts.csv`, typed, with lists for rule ids, reasons,

@@ -296,35 +296,23 @@ impl Pseudonyms {
             )));
         }
         let cipher = self.key.cipher();
-        // Lines in parallel pieces, joined in order.
-        let pieces: Vec<String> = pairs
-            .par_chunks(4096)
-            .map(|chunk| {
-                let mut piece = String::new();
-                for (p, raw) in chunk {
-                    let sealed = cipher
-                        .encrypt(
-                            Nonce::from_slice(&self.key.nonce(p)),
-                            Payload {
-                                msg: raw.as_bytes(),
-                                aad: p.as_bytes(),
-                            },
-                        )
-                        .map_err(|_| Error::Output("encrypting reveal.map failed".into()))?;
-                    piece.push_str(p);
-                    piece.push('\t');
-                    piece.push_str(&hex(&sealed));
-                    piece.push('\n');
-                }
-                Ok(piece)
-            })
-            .collect::<Result<_>>()?;
-        let mut map = format!("{MAP_HEADER} {}\n", self.key.fingerprint());
-        map.reserve(pieces.iter().map(String::len).sum());
-        for piece in pieces {
-            map.push_str(&piece);
-        }
-        Ok(map)
+        let head = format!("{MAP_HEADER} {}\n", self.key.fingerprint());
+        crate::output::render_in_pieces(&head, &pairs, |out, (p, raw)| {
+            let sealed = cipher
+                .encrypt(
+                    Nonce::from_slice(&self.key.nonce(p)),
+                    Payload {
+                        msg: raw.as_bytes(),
+                        aad: p.as_bytes(),
+                    },
+                )
+                .map_err(|_| Error::Output("encrypting reveal.map failed".into()))?;
+            out.push_str(p);
+            out.push('\t');
+            out.push_str(&hex(&sealed));
+            out.push('\n');
+            Ok(())
+        })
     }
 }
 
