@@ -139,6 +139,12 @@ fn enum_key<E: CanonicalEnum>(v: &str) -> Result<u8, ValueError> {
     })
 }
 
+/// Where a fault in column `c` ranks among a row's faults (canonical column order): a refused
+/// row reports its first.
+fn fault_order(c: Column) -> u16 {
+    Column::ALL.iter().position(|x| *x == c).unwrap_or(0) as u16
+}
+
 /// Converts raw chunks of one file into the run schema.
 pub(crate) struct Converter<'a> {
     pub plan: &'a FilePlan,
@@ -299,18 +305,12 @@ impl Converter<'_> {
                     field.name()
                 )));
             };
-            let order = Column::ALL.iter().position(|x| *x == c).unwrap_or(0) as u16;
+            let order = fault_order(c);
             if c.is_derived() {
                 arrays.push(new_null_array(&DataType::Float64, 0));
                 continue;
             }
-            let source = self
-                .plan
-                .sources
-                .iter()
-                .find(|(k, _)| *k == c)
-                .map(|(_, s)| s)
-                .unwrap_or(&Source::Absent);
+            let source = self.plan.source(c);
             let column = match source {
                 Source::Field { header, .. }
                 | Source::DateTime { header, .. }
@@ -334,11 +334,11 @@ impl Converter<'_> {
             currency_out,
             self.schema.index_of(Column::AmountBase.name()),
         ) {
-            let order = Column::ALL
-                .iter()
-                .position(|x| *x == Column::AmountBase)
-                .unwrap_or(0) as u16;
-            let mut f = Faults::new(&mut faults, order, Column::Currency.name());
+            let mut f = Faults::new(
+                &mut faults,
+                fault_order(Column::AmountBase),
+                Column::Currency.name(),
+            );
             arrays[idx] = self.amount_base(&ts, &amount, &cur, &mut f);
         }
         faults.sort_by_key(|f| (f.row, f.order));
@@ -373,11 +373,7 @@ impl Converter<'_> {
             return Ok(None);
         };
         if let Some((slot, header)) = &self.plan.debit_credit {
-            let order = Column::ALL
-                .iter()
-                .position(|x| *x == Column::Amount)
-                .unwrap_or(0) as u16;
-            let mut f = Faults::new(faults, order, header);
+            let mut f = Faults::new(faults, fault_order(Column::Amount), header);
             let s = self.utf8(&chunk.columns[*slot], Column::Amount)?;
             let mut out = Vec::with_capacity(s.len());
             for row in 0..s.len() {
@@ -386,9 +382,9 @@ impl Converter<'_> {
                 } else {
                     ""
                 };
-                let is = |values: &[String]| values.iter().any(|d| d == v);
-                out.push(is(&st.debit));
-                if !is(&st.debit) && !is(&st.credit) {
+                let debit = st.debit.iter().any(|d| d == v);
+                out.push(debit);
+                if !debit && !st.credit.iter().any(|d| d == v) {
                     f.push(
                         row,
                         ValueError::new(
@@ -405,13 +401,7 @@ impl Converter<'_> {
             }
             return Ok(Some(out));
         }
-        let Some(Source::Field { slot, .. }) = self
-            .plan
-            .sources
-            .iter()
-            .find(|(c, _)| *c == Column::Amount)
-            .map(|(_, s)| s)
-        else {
+        let Source::Field { slot, .. } = self.plan.source(Column::Amount) else {
             return Ok(Some(vec![false; chunk.num_rows]));
         };
         let raw = &chunk.columns[*slot];

@@ -361,15 +361,10 @@ impl State<'_> {
         plan: &FilePlan,
         fr: &mut FileReport,
     ) -> Result<()> {
-        let id_column = plan
-            .sources
-            .iter()
-            .find(|(c, _)| *c == Column::TxnId)
-            .map(|(_, s)| match s {
-                Source::Field { header, .. } => header.clone(),
-                _ => TXN_ID.to_owned(),
-            })
-            .unwrap_or_else(|| TXN_ID.to_owned());
+        let id_column = match plan.source(Column::TxnId) {
+            Source::Field { header, .. } => header.clone(),
+            _ => TXN_ID.to_owned(),
+        };
         let records = self.sink.wants_records();
         for (res, dup_rows) in results.into_iter().zip(dups) {
             fr.rows_read += res.rows_read;

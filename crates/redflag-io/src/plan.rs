@@ -132,6 +132,14 @@ impl FilePlan {
         Ok(plan)
     }
 
+    /// Where canonical column `c` comes from in this file.
+    pub fn source(&self, c: Column) -> &Source {
+        self.sources
+            .iter()
+            .find(|(k, _)| *k == c)
+            .map_or(&Source::Absent, |(_, s)| s)
+    }
+
     fn slot_of(&mut self, header: &[String], name: &str) -> Option<usize> {
         let idx = header.iter().position(|h| h == name)?;
         if let Some(slot) = self.slots.iter().position(|&s| s == idx) {
